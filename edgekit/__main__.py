@@ -1,0 +1,5 @@
+"""``python -m edgekit`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""The artifact folder: layout, manifest and atomic writes.
+
+A run folder is the unit users keep and hand to CI, so it must never be half-written: files are
+written to a temporary sibling and renamed into place, and a whole new folder is staged beside the
+old one and swapped in only when complete. A folder is recognised as edgekit's by its manifest, and
+edgekit never replaces a folder it did not create unless asked to (``force``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import EdgekitError
+
+MANIFEST = "manifest.json"
+MODEL_KERAS = "model.keras"
+METRICS = "metrics.json"
+HISTORY = "history.json"
+MODEL_TFLITE = "model_int8.tflite"
+PARITY_JSON = "parity.json"
+PARITY_MD = "parity.md"
+FIRMWARE_DIR = "firmware"
+REPORT_HTML = "report.html"
+MANIFEST_KIND = "edgekit-run"
+
+
+def sha256_file(path: Path) -> str:
+    """Stream a file through sha256 (data files can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary sibling and rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """JSON with sorted keys and a trailing newline, so equal content gives equal bytes."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgekitError(f"{path}: {what} not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EdgekitError(f"{path}: not valid JSON ({exc}); re-create it with edgekit") from None
+
+
+def is_edgekit_dir(path: Path) -> bool:
+    """True when ``path`` holds a manifest that edgekit wrote."""
+    manifest = Path(path) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("kind") == MANIFEST_KIND
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+
+
+def check_output_dir(out: Path, force: bool = False) -> None:
+    """Refuse an output path edgekit must not replace, before any work is done."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EdgekitError(f"--out {out}: is a file, not a folder; choose a folder path")
+    if out.is_dir() and any(out.iterdir()) and not is_edgekit_dir(out) and not force:
+        raise EdgekitError(
+            f"--out {out}: folder exists and was not created by edgekit; "
+            "choose a new folder or pass --force to replace it"
+        )
+    parent = out.resolve().parent
+    if not parent.exists():
+        raise EdgekitError(f"--out {out}: parent folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise EdgekitError(f"--out {out}: parent folder {parent} is not writable; choose another --out")
+
+
+@contextlib.contextmanager
+def staged_dir(out: Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out``; on success swap it in, on failure delete it.
+
+    The previous folder is moved aside (not deleted) until the new one is in place, so a crash at any
+    point leaves either the old or the new folder complete. Leftover ``.edgekit-*`` siblings from a
+    killed run are removed on the next run, which is what makes a rerun recover on its own.
+    """
+    out = Path(out)
+    check_output_dir(out, force)
+    parent = out.resolve().parent
+    recover_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".edgekit-stage-{out.name}-", dir=parent))
+    try:
+        yield tmp
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".edgekit-old-{out.name}-", dir=parent))
+            os.rmdir(old)
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def recover_stale(out: Path) -> None:
+    """Clean up after a run that was killed: restore a displaced folder, drop stale stages."""
+    out = Path(out)
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        return
+    for old in sorted(parent.glob(f".edgekit-old-{out.name}-*")):
+        if not out.exists() and is_edgekit_dir(old):
+            os.replace(old, out)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for stage in parent.glob(f".edgekit-stage-{out.name}-*"):
+        if not _pid_alive_lock(stage):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _pid_alive_lock(stage: Path) -> bool:
+    """A stage older than a day or without a live owner is stale; the owner writes its pid into it."""
+    lock = stage / ".pid"
+    try:
+        pid = int(lock.read_text())
+    except (OSError, ValueError):
+        return time.time() - stage.stat().st_mtime < 5
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+def mark_stage_owner(stage: Path) -> None:
+    (Path(stage) / ".pid").write_text(str(os.getpid()))
+
+
+def load_manifest(run: Path) -> dict[str, Any]:
+    """Read a run's manifest, with errors that say what folder was expected."""
+    run = Path(run)
+    if not run.exists():
+        raise EdgekitError(f"{run}: artifact folder not found; create one with 'edgekit train --out {run}'")
+    if not run.is_dir():
+        raise EdgekitError(f"{run}: is a file, not an artifact folder; pass the folder 'edgekit train' wrote")
+    manifest = read_json(run / MANIFEST, "manifest.json (not an edgekit artifact folder)")
+    if not isinstance(manifest, dict) or manifest.get("kind") != MANIFEST_KIND:
+        raise EdgekitError(f"{run / MANIFEST}: not an edgekit manifest; pass a folder written by 'edgekit train'")
+    return manifest
+
+
+def update_manifest(run: Path, **sections: Any) -> dict[str, Any]:
+    """Merge top-level sections into the manifest and rewrite it atomically."""
+    manifest = load_manifest(run)
+    manifest.update(sections)
+    write_json_atomic(Path(run) / MANIFEST, manifest)
+    return manifest
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that changes the numbers, for the manifest."""
+    import platform
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for dist in ("edgekit", "tensorflow", "keras", "numpy", "ai-edge-litert", "tflite-micro", "scikit-learn"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found

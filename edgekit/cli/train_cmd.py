@@ -1,0 +1,84 @@
+"""``edgekit train``: data -> float model + metrics in an artifact folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..model import model_names
+from . import main
+
+DEFAULT_OUT = "edgekit-run"
+
+
+def data_option(func):
+    return click.option(
+        "--data", default=None, metavar="PATH|synthetic",
+        help="WISDM raw .txt/.txt.gz, windows .npz, or 'synthetic'. Default: download WISDM v1.1 once and cache it.",
+    )(func)
+
+
+def training_options(func):
+    """Options shared by train and build, so both describe a run the same way."""
+    options = [
+        click.option("--model", "model_name", default="seed", show_default=True,
+                     type=click.Choice(model_names()), help="Architecture."),
+        click.option("--epochs", default=50, show_default=True, type=int, help="Maximum epochs."),
+        click.option("--batch-size", default=400, show_default=True, type=int),
+        click.option("--seed", default=0, show_default=True, type=int, help="Seed for every RNG; same seed, same run."),
+        click.option("--test-users", default=None, metavar="IDS",
+                     help="Held-out users, e.g. '29-36' (default: 29-36 for WISDM ids, else the last 22 %)."),
+        click.option("--patience", default=10, show_default=True, type=int, help="Early-stopping patience (epochs)."),
+        click.option("--min-epochs", default=10, show_default=True, type=int,
+                     help="Epochs before early stopping may stop or pick the best weights."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return data_option(func)
+
+
+def make_config(model_name: str, epochs: int, batch_size: int, test_users: str | None, patience: int,
+                min_epochs: int):
+    from ..train import TrainConfig
+
+    return TrainConfig(model=model_name, epochs=epochs, batch_size=batch_size, test_users=test_users,
+                       patience=patience, min_epochs=min_epochs)
+
+
+@main.command()
+@training_options
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path),
+              help="Artifact folder to write (replaced atomically).")
+@click.option("--force", is_flag=True, help="Replace --out even if edgekit did not create it.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of tables.")
+def train(data, model_name, epochs, batch_size, seed, test_users, patience, min_epochs, out, force, as_json):
+    """Train the activity model and evaluate it on held-out users.
+
+    \b
+    Example:
+      edgekit train --data synthetic --epochs 5 --out runs/demo
+      edgekit train --data WISDM_ar_v1.1_raw.txt --seed 1 --out runs/wisdm
+    """
+    from ..train import train_run
+
+    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs)
+    manifest = train_run(data, out, config, seed=seed, force=force)
+    metrics = json.loads((Path(out) / "metrics.json").read_text())
+    if as_json:
+        click.echo(json.dumps({"out": str(out), "accuracy": metrics["accuracy"], "loss": metrics["loss"],
+                               "weighted_f1": metrics["weighted"]["f1-score"], "training": manifest["training"],
+                               "skipped": manifest["data"].get("skipped")}, sort_keys=True))
+        return
+    from ..model import format_metrics
+
+    skipped = manifest["data"].get("skipped")
+    if skipped is not None:
+        click.echo(f"data: {manifest['data']['records']} records, {skipped['count']} lines skipped"
+                   + (f" ({', '.join(f'{n} {r}' for r, n in skipped['reasons'].items())})" if skipped["count"] else ""))
+    t = manifest["training"]
+    click.echo(f"trained {manifest['model']['name']} ({manifest['model']['params']:,} params) for {t['epochs_run']} "
+               f"epochs (best {t['best_epoch']}) in {t['wall_time_s']} s on {t['train_windows']} windows")
+    click.echo(format_metrics(metrics))
+    click.echo(f"artifact folder: {out}")

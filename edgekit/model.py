@@ -1,0 +1,113 @@
+"""Model architectures, training and evaluation.
+
+The seed network is reproduced exactly (520,486 parameters for 6 classes and 80x3 windows) because
+users compare edgekit against the published article; it takes the flat 240-value vector the article
+feeds it and reshapes inside the graph, which is also what the firmware's int8 input tensor holds.
+Builders are functions of window, axes and classes so other data sets and windows work unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import EdgekitError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def seed_model(window: int, n_axes: int, n_classes: int, batch_size: int | None = None):
+    """Ackermann's 1D CNN: two conv pairs around a max-pool, global average pool, dropout, softmax."""
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=(window * n_axes,), batch_size=batch_size, name="window")
+    x = layers.Reshape((window, n_axes), name="reshape")(inputs)
+    x = layers.Conv1D(100, 10, activation="relu", name="conv1")(x)
+    x = layers.Conv1D(100, 10, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling1D(3, name="pool")(x)
+    x = layers.Conv1D(160, 10, activation="relu", name="conv3")(x)
+    x = layers.Conv1D(160, 10, activation="relu", name="conv4")(x)
+    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    x = layers.Dropout(0.5, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="seed")
+
+
+MODELS: dict[str, Callable[..., Any]] = {"seed": seed_model}
+
+
+def model_names() -> list[str]:
+    return sorted(MODELS)
+
+
+def build_model(name: str = "seed", window: int = 80, n_axes: int = 3, n_classes: int = 6,
+                batch_size: int | None = None):
+    """Build architecture ``name`` for the given window and class count."""
+    if name not in MODELS:
+        raise EdgekitError(f"--model {name}: unknown model; choose one of {', '.join(model_names())}")
+    return MODELS[name](window, n_axes, n_classes, batch_size)
+
+
+def load_model(run_dir: Path):
+    """Load a run's float Keras model, with an error that names the folder."""
+    from .artifacts import MODEL_KERAS
+
+    path = Path(run_dir) / MODEL_KERAS
+    if not path.is_file():
+        raise EdgekitError(f"{run_dir}: no {MODEL_KERAS} in the artifact folder; run 'edgekit train --out {run_dir}'")
+    try:
+        return _keras().models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged zip
+        raise EdgekitError(f"{path}: cannot load the Keras model ({exc}); retrain with 'edgekit train'") from None
+
+
+def make_deterministic(seed: int) -> None:
+    """Same seed, same weights: seed every RNG and ask TF for deterministic kernels."""
+    import tensorflow as tf
+
+    _keras().utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def evaluate(probs: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, log loss, per-class precision/recall/F1/support and confusion matrix (scikit-learn)."""
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, log_loss
+
+    labels = list(range(len(classes)))
+    pred = probs.argmax(axis=1)
+    report = classification_report(
+        y, pred, labels=labels, target_names=classes, output_dict=True, zero_division=0
+    )
+    clipped = np.clip(probs.astype(np.float64), 1e-7, 1.0)
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "loss": float(log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=labels)),
+        "per_class": {c: {k: float(v) for k, v in report[c].items()} for c in classes},
+        "weighted": {k: float(v) for k, v in report["weighted avg"].items()},
+        "macro": {k: float(v) for k, v in report["macro avg"].items()},
+        "confusion": confusion_matrix(y, pred, labels=labels).tolist(),
+        "classes": list(classes),
+        "n": int(len(y)),
+    }
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A readable per-class table with totals, as the CLI prints it."""
+    rows = [f"{'class':<12}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
+    for name in metrics["classes"]:
+        m = metrics["per_class"][name]
+        rows.append(f"{name:<12}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1-score']:>8.3f}{int(m['support']):>9}")
+    w = metrics["weighted"]
+    rows.append(f"{'weighted':<12}{w['precision']:>10.3f}{w['recall']:>8.3f}{w['f1-score']:>8.3f}{int(w['support']):>9}")
+    rows.append(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   n {metrics['n']}")
+    return "\n".join(rows)

@@ -1,0 +1,49 @@
+"""Shared fixtures: a small trained run on synthetic data, and paths to the real data when given."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def real_data(var: str) -> Path:
+    """The real data file named by ``var``, or skip the test with the reason."""
+    value = os.environ.get(var)
+    if not value:
+        pytest.skip(f"{var} is not set (point it at the real data to run this test)")
+    path = Path(value)
+    if not path.is_file():
+        pytest.skip(f"{var}={value} does not exist")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wisdm_windows() -> Path:
+    return real_data("EDGEKIT_WISDM_WINDOWS")
+
+
+@pytest.fixture(scope="session")
+def wisdm_raw() -> Path:
+    return real_data("EDGEKIT_WISDM_RAW")
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """Where tests leave files worth looking at (screenshots, reports)."""
+    out = Path(os.environ.get("EDGEKIT_TEST_OUTPUT", "test-output"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seed model trained briefly on synthetic data: read-only, shared by every test module."""
+    from edgekit.train import TrainConfig, train_run
+
+    out = tmp_path_factory.mktemp("synthetic") / "run"
+    train_run("synthetic", out, TrainConfig(epochs=4, min_epochs=2, patience=2), seed=0)
+    return out

@@ -1,0 +1,119 @@
+"""Windowing: boundaries (user, activity, time gap), labels, npz re-windowing and validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit.data import load_windows
+from edgekit.data.npz import read_npz
+from edgekit.data.synthetic import CLASSES, synthetic_recording
+from edgekit.data.types import Recording
+from edgekit.data.windows import window_recording
+from edgekit.errors import EdgekitError
+
+
+def _rec(users, acts, t_ms) -> Recording:
+    n = len(users)
+    xyz = np.stack([np.arange(n), np.arange(n) * 2, np.arange(n) * 3], axis=1).astype(np.float32)
+    return Recording(np.asarray(users), np.asarray(acts), ["A", "B"], np.asarray(t_ms, dtype=np.int64) * 1_000_000, xyz)
+
+
+def test_windows_never_straddle_user_activity_or_gap():
+    t = np.arange(400) * 50
+    t[300:] += 5000  # a 5 s gap at sample 300
+    users = [1] * 200 + [2] * 200
+    acts = [0] * 100 + [1] * 100 + [0] * 200
+    w = window_recording(_rec(users, acts, t), window=80, hop=40)
+    # segments: 0-100 (1 window), 100-200 (1), 200-300 (1), 300-400 (1)
+    assert len(w) == 4
+    starts = w.X[:, 0, 0].astype(int).tolist()
+    assert starts == [0, 100, 200, 300]
+    assert w.y.tolist() == [0, 1, 0, 0]
+    assert w.subject.tolist() == [1, 1, 2, 2]
+    for i, s in enumerate(starts):  # every sample of a window is consecutive
+        assert np.array_equal(w.X[i, :, 0], np.arange(s, s + 80))
+
+
+def test_window_hop_and_count():
+    t = np.arange(200) * 50
+    w = window_recording(_rec([1] * 200, [0] * 200, t), window=80, hop=40)
+    assert w.X[:, 0, 0].astype(int).tolist() == [0, 40, 80, 120]
+
+
+def test_time_going_backwards_breaks_a_window():
+    t = np.concatenate([np.arange(100) * 50, np.arange(100) * 50])
+    w = window_recording(_rec([1] * 200, [0] * 200, t), window=80, hop=40)
+    assert w.X[:, 0, 0].astype(int).tolist() == [0, 100]
+
+
+def test_small_gap_is_kept():
+    t = np.arange(200) * 50
+    t[100:] += 900  # 0.95 s step: under the 1 s limit
+    w = window_recording(_rec([1] * 200, [0] * 200, t), window=80, hop=40)
+    assert len(w) == 4
+
+
+def test_synthetic_is_deterministic_and_has_six_classes():
+    a, b = synthetic_recording(seed=3, users=2, seconds_per_activity=10), synthetic_recording(seed=3, users=2,
+                                                                                              seconds_per_activity=10)
+    assert np.array_equal(a.xyz, b.xyz)
+    assert a.labels == CLASSES
+    rest = np.linalg.norm(a.xyz[a.activity == CLASSES.index("Sitting")], axis=1).mean()
+    assert 9.0 < rest < 10.6  # gravity in m/s^2
+
+
+def _npz(tmp_path, **over):
+    X = np.random.default_rng(0).normal(size=(6, 128, 3)).astype(np.float32)
+    arrays = {"X": X, "y": np.array([0, 1, 2, 0, 1, 2], np.int8), "subject": np.array([1, 1, 2, 2, 3, 3], np.int16),
+              "classes": np.array(["a", "b", "c"])}
+    arrays.update(over)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    path = tmp_path / "w.npz"
+    np.savez(path, **arrays)
+    return path, X
+
+
+def test_npz_rewindows_128_into_offsets_0_and_40(tmp_path):
+    path, X = _npz(tmp_path)
+    w = read_npz(path, window=80, hop=40)
+    assert w.X.shape == (12, 80, 3)
+    assert np.array_equal(w.X[0], X[0, 0:80]) and np.array_equal(w.X[1], X[0, 40:120])
+    assert w.y.tolist() == [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]
+    assert w.prenormalized and w.units == "z-score"
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"y": None}, "missing array(s) y"),
+        ({"X": np.zeros((6, 128, 2), np.float32)}, "expected (N, T, 3)"),
+        ({"X": np.zeros((6, 128, 3), np.int32)}, "dtype int32"),
+        ({"y": np.array([0, 1, 2, 0, 1, 7])}, "labels range 0..7"),
+        ({"subject": np.array([1, 2])}, "subject has shape (2,)"),
+        ({"X": np.zeros((6, 40, 3), np.float32)}, "shorter than --window 80"),
+    ],
+)
+def test_npz_bad_input_one_clear_error(tmp_path, over, message):
+    path, _ = _npz(tmp_path, **over)
+    with pytest.raises(EdgekitError, match=None) as err:
+        read_npz(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_load_windows_rejects_folder_missing_and_empty(tmp_path):
+    with pytest.raises(EdgekitError, match="is a folder"):
+        load_windows(tmp_path)
+    with pytest.raises(EdgekitError, match="file not found"):
+        load_windows(tmp_path / "nope.txt")
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(EdgekitError, match="file is empty"):
+        load_windows(tmp_path / "empty.txt")
+
+
+def test_real_windows_rewindowed(wisdm_windows):
+    w, source = load_windows(wisdm_windows)
+    assert len(w) == 2 * 7292 and w.X.shape[1:] == (80, 3)
+    assert source["sha256"].startswith("72190e47")
+    assert sorted(np.unique(w.subject).tolist()) == list(range(1, 37))
+    assert w.classes == ["Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking"]
