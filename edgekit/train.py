@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import artifacts, progress
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .data import load_windows

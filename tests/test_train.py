@@ -76,7 +76,7 @@ def test_same_seed_same_weights(tmp_path, synthetic_run):
     from edgekit.train import TrainConfig, train_run
 
     train_run("synthetic", tmp_path / "again", TrainConfig(epochs=4, min_epochs=2, patience=2), seed=0)
-    for a, b in zip(_weights(synthetic_run), _weights(tmp_path / "again")):
+    for a, b in zip(_weights(synthetic_run), _weights(tmp_path / "again"), strict=True):
         assert np.array_equal(a, b)
     m1 = json.loads((synthetic_run / "metrics.json").read_text())
     m2 = json.loads((tmp_path / "again" / "metrics.json").read_text())
@@ -85,8 +85,23 @@ def test_same_seed_same_weights(tmp_path, synthetic_run):
 
 def test_cli_train_end_to_end_on_synthetic(tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "--data", "synthetic", "--epochs", "2", "--min-epochs", "1",
-                                       "--seed", "1", "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "2",
+            "--min-epochs",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert 0.0 < summary["accuracy"] <= 1.0

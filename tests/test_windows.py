@@ -55,8 +55,10 @@ def test_small_gap_is_kept():
 
 
 def test_synthetic_is_deterministic_and_has_six_classes():
-    a, b = synthetic_recording(seed=3, users=2, seconds_per_activity=10), synthetic_recording(seed=3, users=2,
-                                                                                              seconds_per_activity=10)
+    a, b = (
+        synthetic_recording(seed=3, users=2, seconds_per_activity=10),
+        synthetic_recording(seed=3, users=2, seconds_per_activity=10),
+    )
     assert np.array_equal(a.xyz, b.xyz)
     assert a.labels == CLASSES
     rest = np.linalg.norm(a.xyz[a.activity == CLASSES.index("Sitting")], axis=1).mean()
@@ -65,8 +67,12 @@ def test_synthetic_is_deterministic_and_has_six_classes():
 
 def _npz(tmp_path, **over):
     X = np.random.default_rng(0).normal(size=(6, 128, 3)).astype(np.float32)
-    arrays = {"X": X, "y": np.array([0, 1, 2, 0, 1, 2], np.int8), "subject": np.array([1, 1, 2, 2, 3, 3], np.int16),
-              "classes": np.array(["a", "b", "c"])}
+    arrays = {
+        "X": X,
+        "y": np.array([0, 1, 2, 0, 1, 2], np.int8),
+        "subject": np.array([1, 1, 2, 2, 3, 3], np.int16),
+        "classes": np.array(["a", "b", "c"]),
+    }
     arrays.update(over)
     arrays = {k: v for k, v in arrays.items() if v is not None}
     path = tmp_path / "w.npz"

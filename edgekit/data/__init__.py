@@ -86,8 +86,8 @@ def _counts(windows: Windows) -> dict[str, Any]:
     return {
         "windows": len(windows),
         "classes": list(windows.classes),
-        "windows_per_class": {c: int(n) for c, n in zip(windows.classes, per_class)},
-        "windows_per_user": {str(int(u)): int(n) for u, n in zip(users, per_user)},
+        "windows_per_class": {c: int(n) for c, n in zip(windows.classes, per_class, strict=True)},
+        "windows_per_user": {str(int(u)): int(n) for u, n in zip(users, per_user, strict=True)},
         "units": windows.units,
         "prenormalized": windows.prenormalized,
     }

@@ -1,0 +1,417 @@
+"""Reading and writing the WISDM v1.1 raw stream: ``user,activity,timestamp,x,y,z;`` one record a line.
+
+The real v1.1 file is not clean: trailing ``;`` and commas, blank lines, empty or non-numeric values,
+two records on one physical line, CRLF line ends, stray non-UTF-8 bytes. Reading it line by line in
+Python takes seconds, so the reader works in two tiers:
+
+1. A vectorised pass classifies every physical line by its *skeleton* only: its separators, where
+   it has letters, and any unusual byte, found with one ``bytes.translate``. Lines shaped exactly
+   like one record go to pandas' C parser in one call; every other line is commented out of it.
+2. The few lines pandas could not take, or whose values fail a check (missing, non-numeric,
+   non-finite, out of range), are re-read by a small Python parser that recovers what it can (two
+   records on a line, stray separators) and names the reason for the rest.
+
+The Python parser is the definition of what is valid; the vectorised tier only decides which lines
+are certainly valid, so both tiers give the same records as reading every line in Python would.
+
+Blank lines (nothing but whitespace, or nothing but separators after a record such as a lone ``;``)
+are not data and are ignored: they are neither records nor counted in the :class:`SkipReport`.
+Everything else that is not a valid record is skipped, counted by reason, with its 1-based physical
+line number. ``SkipReport.recovered`` counts valid records taken from lines that held more than one.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import re
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import write_bytes_atomic
+from ..errors import EdgekitError
+from .types import MAX_REPORTED_LINES, Recording, SkipReport
+
+MAX_ABS = 1e4  # m/s^2; about 1000 g, far beyond any body-worn accelerometer: such a value is corrupt
+FORMAT_HINT = "expected WISDM v1.1 raw lines 'user,activity,timestamp,x,y,z;'"
+GZIP_MAGIC = b"\x1f\x8b"
+N_FIELDS = 6
+
+# Skip reasons (stable strings: they end up in manifests and tests).
+MISSING = "missing value"
+EXTRA = "extra fields"
+NON_NUMERIC = "non-numeric value"
+NON_FINITE = "non-finite value"
+OUT_OF_RANGE = "out of range value"
+NON_UTF8 = "non-UTF-8 bytes"
+
+# The structure pass maps each line to its skeleton with one bytes.translate: digits, signs, '.', 'e'/'E',
+# '_' and blanks vanish, other ASCII letters become 'a' (runs collapse to one), separators stay, and
+# anything unusual (quotes, '#', a lone CR, non-ASCII ...) stays as itself. A clean record is then
+# ",a,,,," (letters only in the label; none in a number, which catches 'nan', 'inf', 'abc'), or
+# ",,,,," for labels without letters, followed by nothing, ';' or ';,'.
+_DELETE = b"0123456789.+-_eE \t"
+_LETTERS = bytes(b for b in range(128) if chr(b).isalpha() and b not in b"eE")
+_SKELETON = bytes.maketrans(_LETTERS, b"a" * len(_LETTERS))
+_COMMENT = b"#"  # never part of a clean line, so pandas can be told to ignore lines starting with it
+_CLEAN_SHAPES = tuple(label + b",,,," + tail for label in (b",a", b",") for tail in (b"", b";", b";,"))
+_SHAPE_BYTES = 8
+_CLEAN_CODES = np.frombuffer(b"".join(s.ljust(_SHAPE_BYTES, b"\0") for s in _CLEAN_SHAPES), dtype=np.uint64)
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_INT_TEXT = r"\s*[+-]?[0-9]{1,19}\s*"  # what pandas reads as int64 (a 19-digit overflow is caught later)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+@dataclass
+class _Parsed:
+    """Records in column form plus the physical line (0-based) each came from."""
+
+    line: list[int] = field(default_factory=list)
+    user: list[int] = field(default_factory=list)
+    label: list[str] = field(default_factory=list)
+    t_ns: list[int] = field(default_factory=list)
+    xyz: list[tuple[float, float, float]] = field(default_factory=list)
+    skipped: dict[str, list[int]] = field(default_factory=dict)  # reason -> 0-based lines
+    recovered: int = 0
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped.setdefault(reason, []).append(line)
+
+
+def read_raw(path: Path, max_abs: float = MAX_ABS) -> Recording:
+    """Read a WISDM v1.1 raw stream (.txt, or gzip detected by its magic bytes) in file order.
+
+    Values outside ``+-max_abs`` m/s^2 are skipped as corrupt. Raises :class:`EdgekitError` for a
+    missing, empty or unreadable file, or one without a single valid record.
+    """
+    path = Path(path)
+    data = _load_bytes(path)
+    if not data or data.isspace():
+        raise EdgekitError(f"{path}: file is empty; {FORMAT_HINT}")
+    rec = _parse_bytes(data, max_abs)
+    if len(rec) == 0:
+        raise EdgekitError(
+            f"{path}: no valid records ({rec.skipped.summary()}); {FORMAT_HINT}, e.g. "
+            "'33,Jogging,49105962326000,-0.69,12.68,0.50;'"
+        )
+    return rec
+
+
+def write_raw(path: Path, rec: Recording) -> None:
+    """Write ``rec`` in the v1.1 line format (gzip when the name ends in .gz), atomically.
+
+    Values use the shortest text that reads back to the same float32, so read_raw(write_raw(r)) == r.
+    """
+    path = Path(path)
+    unsafe = [name for name in rec.labels if not name.strip() or any(c in name for c in ",;#\r\n")]
+    if unsafe:
+        raise EdgekitError(f"activity labels {unsafe}: cannot be written to a raw file; use plain names")
+    xyz = np.asarray(rec.xyz, dtype=np.float32)
+    cols = [xyz[:, k].astype(str).tolist() for k in range(3)]
+    labels = np.asarray(rec.labels, dtype=object)[np.asarray(rec.activity)].tolist()
+    users, times = np.asarray(rec.user).tolist(), np.asarray(rec.t_ns).tolist()
+    text = "".join(f"{u},{a},{t},{x},{y},{z};\n" for u, a, t, x, y, z in zip(users, labels, times, *cols, strict=True))
+    data = text.encode("utf-8")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    write_bytes_atomic(path, data)
+
+
+def _load_bytes(path: Path) -> bytes:
+    if path.is_dir():
+        raise EdgekitError(f"{path}: is a folder; pass the raw WISDM file inside it (.txt or .txt.gz)")
+    if not path.exists():
+        raise EdgekitError(
+            f"{path}: file not found; pass a WISDM v1.1 raw file (.txt or .txt.gz) or run 'edgekit data fetch'"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EdgekitError(f"{path}: cannot read ({exc.strerror}); check the file's permissions") from None
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise EdgekitError(f"{path}: damaged gzip file ({exc}); download or copy it again") from None
+    return data
+
+
+def _parse_bytes(data: bytes, max_abs: float) -> Recording:
+    """Both tiers over a whole decompressed file."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")  # a lone CR stays and is whitespace to the Python parser
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    suspect = ~_clean_lines(_skeleton(data))
+    buf = bytearray(data)
+    starts = _line_starts(buf) if suspect.any() else None
+    table = None
+    for _ in range(2):  # a second pass only when empty values widened an integer column to float
+        if suspect.any():
+            _comment_out(buf, starts, suspect)
+        rows_lines = np.flatnonzero(~suspect)
+        table, bad, repass = _pandas_pass(buf, rows_lines, max_abs)
+        suspect[rows_lines[bad]] = True
+        if table is None or not repass:
+            break
+        if starts is None:
+            starts = _line_starts(buf)
+    else:
+        table = None  # an integer column pandas cannot type even without the bad rows: Python reads all
+        suspect[:] = True
+    if table is not None and bad.any():
+        table = table[~bad]
+    lines = np.flatnonzero(suspect)
+    if lines.size and starts is None:
+        starts = _line_starts(buf)
+    slow = _parse_lines(data, starts, lines, max_abs) if lines.size else _Parsed()
+    return _assemble(table, slow)
+
+
+def _skeleton(data: bytes) -> np.ndarray:
+    """The skeleton of every line (see _SKELETON), with each run of letters collapsed to one 'a'."""
+    s = np.frombuffer(data.translate(_SKELETON, _DELETE), dtype=np.uint8)
+    letter = s == ord("a")
+    repeat = np.zeros_like(letter)
+    np.logical_and(letter[1:], letter[:-1], out=repeat[1:])
+    return s[~repeat]
+
+
+def _clean_lines(s: np.ndarray) -> np.ndarray:
+    """Per physical line: True when its skeleton is exactly that of one well-formed record.
+
+    Every clean shape fits in 8 bytes, so each line's first 8 skeleton bytes (zeroed past its end)
+    are read as one uint64 and looked up among the clean shapes in a single vectorised step.
+    """
+    ends = np.flatnonzero(s == ord("\n"))
+    begins = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - begins
+    padded = np.concatenate((s, np.zeros(_SHAPE_BYTES, dtype=np.uint8)))
+    head = padded[begins[:, None] + np.arange(_SHAPE_BYTES)]
+    head[np.arange(_SHAPE_BYTES)[None, :] >= length[:, None]] = 0
+    return np.isin(head.view(np.uint64)[:, 0], _CLEAN_CODES) & (length <= _SHAPE_BYTES)
+
+
+def _line_starts(buf: bytearray) -> np.ndarray:
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    ends = np.flatnonzero(arr == ord("\n"))
+    return np.concatenate(([0], ends + 1))  # one more than lines: starts[i + 1] - 1 is line i's end
+
+
+def _comment_out(buf: bytearray, starts: np.ndarray, suspect: np.ndarray) -> None:
+    """Hide suspect lines from pandas by starting them with the comment byte (empty lines need none)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    first = starts[:-1][suspect]
+    first = first[arr[first] != ord("\n")]
+    arr[first] = _COMMENT[0]
+
+
+def _pandas_pass(
+    buf: bytearray, rows_lines: np.ndarray, max_abs: float
+) -> tuple[pd.DataFrame | None, np.ndarray, bool]:
+    """Parse the clean lines in one C call.
+
+    Returns the table, a mask of its rows the Python tier must judge, and whether the table must be
+    parsed again without them (an integer column widened to float by an empty value loses precision).
+    """
+    none = np.zeros(rows_lines.size, dtype=bool)
+    if rows_lines.size == 0:
+        return None, none, False
+    try:
+        df = _read_csv(buf)
+    except (pd.errors.ParserError, ValueError):  # pragma: no cover - the structure pass should prevent it
+        return None, ~none, False
+    if len(df) != rows_lines.size:  # pragma: no cover - pandas disagreed with the structure pass
+        return None, ~none, False
+    codes, names = pd.factorize(df[1])
+    df[1] = pd.Categorical.from_codes(codes, categories=names)
+    bad = _bad_values(df, max_abs)
+    repass = any(df[col].dtype != np.int64 for col in (0, 2))
+    df["line"] = rows_lines
+    return df, bad, repass
+
+
+def _read_csv(buf: bytearray) -> pd.DataFrame:
+    with warnings.catch_warnings():  # mixed types in a column only mean bad rows, which we handle
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        return pd.read_csv(
+            io.BytesIO(buf.replace(b";", b",")),
+            header=None,
+            names=list(range(N_FIELDS + 2)),  # ';' and one trailing comma become (empty) fields 7 and 8
+            sep=",",
+            comment=_COMMENT.decode(),
+            quoting=csv.QUOTE_NONE,
+            lineterminator="\n",
+            encoding="latin-1",
+            dtype={1: object},  # not "category": it would turn labels such as "05" into the number 5
+            engine="c",
+        )
+
+
+def _bad_values(df: pd.DataFrame, max_abs: float) -> np.ndarray:
+    """Rows whose values the Python parser must judge (it names the reason)."""
+    bad = df[N_FIELDS].notna().to_numpy() | df[N_FIELDS + 1].notna().to_numpy()
+    labels = df[1]
+    blank = np.append(labels.cat.categories.str.strip() == "", False)  # code -1 (NaN) indexes the False
+    bad |= labels.isna().to_numpy() | blank[labels.cat.codes.to_numpy()]
+    for col in (0, 2):
+        bad |= ~_integer_rows(df[col])
+    for col in (3, 4, 5):
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad |= ~(np.abs(values) <= max_abs)  # also true for NaN
+    return bad
+
+
+def _integer_rows(col: pd.Series) -> np.ndarray:
+    """Rows of an integer column that hold a plain integer (any other value makes pandas widen it)."""
+    if col.dtype == np.int64:
+        return np.ones(len(col), dtype=bool)
+    if col.dtype.kind == "f":  # widened by an empty or decimal value; a second pass restores int64
+        values = col.to_numpy()
+        with np.errstate(invalid="ignore"):
+            return (np.floor(values) == values) & (np.abs(values) < 2**53)
+    return col.astype(str).str.fullmatch(_INT_TEXT).fillna(False).to_numpy(dtype=bool)
+
+
+def _parse_lines(data: bytes, starts: np.ndarray, lines: np.ndarray, max_abs: float) -> _Parsed:
+    """The Python tier: re-read only the given physical lines."""
+    out = _Parsed()
+    begin = starts[lines].tolist()
+    end = (starts[lines + 1] - 1).tolist()
+    for line, b, e in zip(lines.tolist(), begin, end, strict=True):
+        _parse_line(data[b:e], line, out, max_abs)
+    return out
+
+
+def _parse_line(raw: bytes, line: int, out: _Parsed, max_abs: float) -> None:
+    """Every record on one physical line, recovering what can be recovered."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        out.skip(line, NON_UTF8)
+        return
+    pieces = [p.strip() for p in text.split(";")]
+    records = []
+    for k, piece in enumerate(pieces):
+        if not piece.strip(", \t\r"):
+            if k == 0 and "," in piece:
+                records.append(piece)  # a record whose every value is empty
+            continue  # separators left over after a ';' (or a blank line): no record here
+        piece = piece.rstrip(", \t\r")
+        records.append(piece.lstrip(", \t\r") if k else piece)
+    good = 0
+    for record in records:
+        reason = _parse_record(record, line, out, max_abs)
+        if reason:
+            out.skip(line, reason)
+        else:
+            good += 1
+    if len(records) > 1:
+        out.recovered += good
+
+
+def _parse_record(record: str, line: int, out: _Parsed, max_abs: float) -> str | None:
+    """Append one record to ``out``; return the skip reason instead when it is not valid."""
+    fields = [f.strip() for f in record.split(",")]
+    if len(fields) < N_FIELDS:
+        return MISSING
+    if len(fields) > N_FIELDS:
+        return EXTRA
+    if any(not f for f in fields):
+        return MISSING
+    user, t_ns = _to_int(fields[0]), _to_int(fields[2])
+    if user is None or t_ns is None:
+        return NON_NUMERIC
+    if not (_INT64[0] <= user <= _INT64[1] and _INT64[0] <= t_ns <= _INT64[1]):
+        return OUT_OF_RANGE
+    xyz = []
+    for f in fields[3:]:
+        value = _to_float(f)
+        if value is None:
+            return NON_NUMERIC
+        if not math.isfinite(value):
+            return NON_FINITE
+        if abs(value) > max_abs:
+            return OUT_OF_RANGE
+        xyz.append(value)
+    out.line.append(line)
+    out.user.append(user)
+    out.label.append(fields[1])
+    out.t_ns.append(t_ns)
+    out.xyz.append((xyz[0], xyz[1], xyz[2]))
+    return None
+
+
+def _to_int(text: str) -> int | None:
+    return int(text) if _INT_RE.fullmatch(text) else None
+
+
+def _to_float(text: str) -> float | None:
+    if "_" in text:  # Python accepts '1_0'; no data file means that
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _assemble(table: pd.DataFrame | None, slow: _Parsed) -> Recording:
+    """Merge both tiers back into file order with one sorted label list."""
+    if table is not None:  # rows dropped as bad may have been the only ones with some label
+        table[1] = table[1].cat.remove_unused_categories()
+    fast_names = [] if table is None else table[1].cat.categories.str.strip().tolist()
+    labels = sorted(set(fast_names) | set(slow.label))
+    lookup = {name: i for i, name in enumerate(labels)}
+    parts = [_slow_columns(slow, lookup)]
+    if table is not None:
+        parts.insert(0, _fast_columns(table, [lookup[n] for n in fast_names]))
+    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    if slow.line and table is not None:
+        order = np.argsort(cols["line"], kind="stable")
+        cols = {key: value[order] for key, value in cols.items()}
+    return Recording(
+        user=cols["user"],
+        activity=cols["activity"],
+        labels=labels,
+        t_ns=cols["t_ns"],
+        xyz=cols["xyz"].astype(np.float32),
+        skipped=_report(slow),
+    )
+
+
+def _fast_columns(table: pd.DataFrame, category_codes: list[int]) -> dict[str, np.ndarray]:
+    codes = np.asarray(category_codes, dtype=np.int64)[table[1].cat.codes.to_numpy()]
+    return {
+        "line": table["line"].to_numpy(np.int64),
+        "user": table[0].to_numpy(np.int64),
+        "activity": codes,
+        "t_ns": table[2].to_numpy(np.int64),
+        "xyz": table[[3, 4, 5]].to_numpy(np.float64),
+    }
+
+
+def _slow_columns(slow: _Parsed, lookup: dict[str, int]) -> dict[str, np.ndarray]:
+    return {
+        "line": np.asarray(slow.line, dtype=np.int64),
+        "user": np.asarray(slow.user, dtype=np.int64),
+        "activity": np.asarray([lookup[n] for n in slow.label], dtype=np.int64),
+        "t_ns": np.asarray(slow.t_ns, dtype=np.int64),
+        "xyz": np.asarray(slow.xyz, dtype=np.float64).reshape(-1, 3),
+    }
+
+
+def _report(slow: _Parsed) -> SkipReport:
+    report = SkipReport(recovered=slow.recovered)
+    for reason, lines in sorted(slow.skipped.items()):
+        report.add(np.asarray(lines, dtype=np.int64) + 1, reason)
+    first = sorted((n + 1, r) for r, lines in slow.skipped.items() for n in lines[:MAX_REPORTED_LINES])
+    report.first = first[:MAX_REPORTED_LINES]  # add() keeps the first per call; we want the first overall
+    return report
