@@ -1,0 +1,229 @@
+"""``edgekit build``: data -> float model -> int8 model -> parity gate -> firmware, in one folder.
+
+The whole run is staged beside ``--out`` and swapped in only when every stage passed, so the last
+good folder survives a crash, a failed gate or a model that does not fit. Training is skipped when
+``--out`` already holds a model trained on the same data (sha256), config and seed. A run whose
+parity gate fails is kept as ``<out>.failed`` for inspection, never in place of a good one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import artifacts, progress
+from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
+from .boards import Board, fit_check, load_board, parse_axis_map
+from .contract import Contract
+from .errors import EdgekitError, GateFailed
+from .train import TrainConfig, cache_key, train_into
+
+SKETCH_NAME = "edgekit_har"
+
+
+def estimate_fit(board: Board, config: TrainConfig, n_classes: int = 6) -> None:
+    """Refuse before training when the int8 weights alone cannot fit the board."""
+    from .model import build_model
+
+    params = build_model(config.model, config.window, 3, n_classes).count_params()
+    report = fit_check(board, model_bytes=int(params), arena_bytes=0)
+    if not report.fits:
+        report.raise_if_not_fit()
+
+
+def data_sha256(data: str | Path | None, seed: int) -> str | None:
+    """The data fingerprint a cached model must match (None when it cannot be known cheaply)."""
+    from .data import SYNTHETIC, load_recording
+
+    if data is None:
+        return None
+    if str(data) == SYNTHETIC:
+        return load_recording(data, seed)[1]["sha256"]
+    path = Path(data)
+    return artifacts.sha256_file(path) if path.is_file() else None
+
+
+def reuse_training(out: Path, stage: Path, data: str | Path | None, config: TrainConfig, seed: int) -> bool:
+    """Copy the trained model from ``out`` when data, config and seed are unchanged."""
+    if not artifacts.is_edgekit_dir(out) or not (out / MODEL_KERAS).is_file():
+        return False
+    digest = data_sha256(data, seed)
+    old = artifacts.load_manifest(out)
+    if digest is None or old.get("cache_key") != cache_key({"sha256": digest}, config, seed):
+        return False
+    for name in (MODEL_KERAS, METRICS, HISTORY):
+        shutil.copy2(out / name, stage / name)
+    manifest = {k: v for k, v in old.items() if k not in ("quantize", "build", "parity")}
+    manifest["contract"] = {k: v for k, v in old["contract"].items() if k != "quant"} | {"quant": None}
+    manifest["training"] = dict(old["training"], reused_from=str(out))
+    artifacts.write_json_atomic(stage / MANIFEST, manifest)
+    progress.note(f"reusing the model trained in {out} (same data, config and seed)")
+    return True
+
+
+def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contract, dict[str, Any] | None]:
+    """The contract in m/s^2 the board applies.
+
+    Pre-normalised training data (per-subject z-scores) carries no physical statistics, so the
+    board standardises with the mean and std of a calibration recording of the wearer (``--norm-from``,
+    e.g. from ``edgekit capture``); the clip range in z-units maps to m/s^2 through the same numbers.
+    """
+    if not contract.prenormalized:
+        if norm_from is not None:
+            raise EdgekitError("--norm-from: only for models trained on pre-normalised windows; drop the option")
+        return contract, None
+    if norm_from is None:
+        raise EdgekitError(
+            "the model was trained on pre-normalised (z-scored) windows, so the board needs per-axis statistics "
+            "in m/s^2: pass --norm-from RECORDING (a raw WISDM-format file of the wearer, e.g. from 'edgekit capture')"
+        )
+    from .data import load_recording
+
+    rec, source = load_recording(Path(norm_from))
+    samples = rec.xyz.astype(np.float64)
+    mean, std = samples.mean(axis=0), samples.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0)
+    f32 = np.float32
+    low = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_low, std, strict=True)]
+    high = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_high, std, strict=True)]
+    derived = replace(
+        contract, units="m/s^2", prenormalized=False,
+        mean=[float(f32(v)) for v in mean], std=[float(f32(v)) for v in std], clip_low=low, clip_high=high,
+    )
+    calibration = {"path": source["path"], "sha256": source["sha256"], "records": source["records"],
+                   "mean": derived.mean, "std": derived.std}
+    return derived, calibration
+
+
+def _check_norm_source(data: str | Path | None, norm_from: Path | None) -> None:
+    """Fail before training when pre-normalised windows come without a calibration recording."""
+    if data is None or norm_from is not None or Path(str(data)).suffix != ".npz" or not Path(data).is_file():
+        return
+    try:
+        with np.load(data, allow_pickle=False) as npz:
+            units = str(npz["units"]) if "units" in npz.files else "z-score"
+    except (OSError, ValueError):
+        return  # the data stage reports a damaged file with its own message
+    if units != "m/s^2":
+        firmware_contract(Contract(0, 0, 20.0, [], units, [], [], [], [], prenormalized=True), None)
+
+
+def selftest_windows(stage: Path, contract: Contract, tflite: bytes, count: int):
+    """K held-out windows (evenly spread) and their desktop TFLM outputs, for the on-board self-test."""
+    from .data.prepare import prepare_run
+    from .firmware import make_selftest
+    from .runtimes import quantize_input
+
+    prepared = prepare_run(stage)
+    pick = np.linspace(0, len(prepared.y_test) - 1, num=min(count, len(prepared.y_test))).round().astype(int)
+    q = contract.quant
+    assert q is not None
+    return make_selftest(tflite, quantize_input(prepared.x_test[pick], q.input_scale, q.input_zero_point))
+
+
+def build_run(
+    board_name: str,
+    data: str | Path | None,
+    out: Path,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    axis_map: str | None = None,
+    norm_from: Path | None = None,
+    selftest: int = 0,
+    max_drop_pp: float = 1.0,
+    require_bit_exact: bool = True,
+    representative: int = 300,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run every stage into a staged folder and return the build summary."""
+    from .firmware import generate_firmware
+    from .parity import check_gates, run_parity
+    from .quantize import load_quantized, quantize_run
+
+    config = config or TrainConfig()
+    config.validate()
+    out = Path(out)
+    board = load_board(board_name)
+    if axis_map is not None:
+        parse_axis_map(axis_map)
+    if selftest < 0:
+        raise EdgekitError(f"--selftest {selftest}: must be 0 (off) or a number of windows")
+    estimate_fit(board, config)
+    _check_norm_source(data, norm_from)
+    failed = out.with_name(out.name + ".failed")
+    with artifacts.staged_dir(out, force=force) as stage:
+        artifacts.mark_stage_owner(stage)
+        if not reuse_training(out, stage, data, config, seed):
+            train_into(stage, data, config, seed)
+        trained = Contract.from_dict(artifacts.load_manifest(stage)["contract"])
+        fw_contract, calibration = firmware_contract(trained, norm_from)
+        quantize_run(stage, representative=representative, seed=seed)
+        tflite, _, contract = load_quantized(stage)
+        fw_contract = replace(fw_contract, quant=contract.quant)
+        report = run_parity(stage, max_drop_pp, require_bit_exact, enforce=False)
+        if not report["passed"]:
+            _keep_failed(stage, failed)
+            check_gates(report, str(failed / artifacts.PARITY_JSON))
+        tests = selftest_windows(stage, contract, tflite, selftest) if selftest else None
+        with progress.step("generating firmware"):
+            sketch = generate_firmware(tflite, fw_contract, board, stage / artifacts.FIRMWARE_DIR, SKETCH_NAME,
+                                       axis_map=axis_map, selftest=tests)
+        summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests)
+        summary["calibration"] = calibration
+        artifacts.update_manifest(stage, build=summary)
+        (stage / ".pid").unlink(missing_ok=True)
+    shutil.rmtree(failed, ignore_errors=True)
+    return summary
+
+
+def _keep_failed(stage: Path, failed: Path) -> None:
+    """Copy a gate-failing stage aside so its parity report can be read; the good run stays."""
+    shutil.rmtree(failed, ignore_errors=True)
+    shutil.copytree(stage, failed, ignore=shutil.ignore_patterns(".pid"))
+
+
+def _summary(stage: Path, out: Path, board: Board, report: dict[str, Any], tflite: bytes, contract: Contract,
+             sketch: Path, tests: Any) -> dict[str, Any]:
+    from .firmware import plan_arena, sketch_fit
+
+    q = contract.quant
+    assert q is not None
+    fit = sketch_fit(tflite, contract, board, tests, plan_arena(tflite, q.arena_bytes))
+    rungs, pairs = report["rungs"], report["pairs"]
+    return {
+        "board": board.name,
+        "fqbn": board.fqbn,
+        "float_accuracy": rungs["float"]["accuracy"],
+        "litert_accuracy": rungs["litert"]["accuracy"],
+        "tflm_accuracy": rungs["tflm"]["accuracy"],
+        "accuracy_drop_pp": report["gates"]["accuracy_drop_pp"]["value"],
+        "agreement_float_tflm": pairs["float->tflm"]["top1_agreement"],
+        "int8_windows_differ": pairs["litert->tflm"]["int8_windows_differ"],
+        "model_bytes": len(tflite),
+        "arena_bytes": q.arena_bytes,
+        "fit": fit.to_dict(),
+        "fit_summary": fit.summary(),
+        "sketch": str(out / sketch.relative_to(stage)),
+        "selftest_windows": 0 if tests is None else int(len(tests.inputs)),
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The lines ``edgekit build`` ends with."""
+    return "\n".join([
+        f"float accuracy   {summary['float_accuracy']:.4f}",
+        f"int8 accuracy    {summary['tflm_accuracy']:.4f} (TFLM), {summary['litert_accuracy']:.4f} (LiteRT); "
+        f"drop {summary['accuracy_drop_pp']:.2f} pp",
+        f"agreement        {summary['agreement_float_tflm']:.4f} float vs TFLM top-1; "
+        f"{summary['int8_windows_differ']} windows differ LiteRT vs TFLM",
+        f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes (TFLM)",
+        f"fit              {summary['fit_summary']}",
+        f"sketch           {summary['sketch']}",
+    ])
+
+
+__all__ = ["build_run", "format_summary", "GateFailed"]

@@ -1,0 +1,334 @@
+"""Compile and upload a generated sketch with arduino-cli (or PlatformIO).
+
+The sketch folder carries a ``sketch.yaml`` build profile that pins the core and library versions,
+and ``arduino-cli compile --profile`` installs exactly those into its isolated profile cache, so
+the board gets the same build on every machine and nothing here duplicates the pins. Upload uses
+the same profile, since the profile's core (with its uploader tool) is only installed in that cache.
+The package indexes are refreshed first (``arduino-cli update``) so a fresh installation can resolve
+the pins; that step may fail offline without stopping a flash whose profile is already cached.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import progress
+from .artifacts import FIRMWARE_DIR
+from .errors import EdgekitError
+from .serial import AmbiguousPort
+
+ARDUINO_CLI = "arduino-cli"
+PIO = "pio"
+TOOLS = (ARDUINO_CLI, PIO)
+PORT_PLACEHOLDER = "<PORT>"
+ARDUINO_CLI_HINT = (
+    "arduino-cli not found on PATH; install it (https://arduino.github.io/arduino-cli/latest/installation/) "
+    "and put it on PATH, or pass --tool pio"
+)
+PIO_HINT = "pio not found on PATH; install PlatformIO Core with 'pip install platformio' or pass --tool arduino-cli"
+_COMPILER_ERROR = re.compile(r":\d+(:\d+)?: (fatal )?error: ")  # file:line[:col]: error: (gcc, clang)
+_KEY = re.compile(r"([A-Za-z0-9_.-]+):(?:\s+(.*))?")
+
+
+@dataclass(frozen=True)
+class SketchProfile:
+    """The build profile of a sketch folder, as arduino-cli will read it."""
+
+    sketch: Path
+    name: str
+    fqbn: str
+    platforms: tuple[str, ...]
+    libraries: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- sketch.yaml
+
+
+@dataclass
+class _Line:
+    indent: int
+    text: str
+    number: int
+
+
+def parse_simple_yaml(text: str, where: str) -> Any:
+    """Parse the block-style YAML subset sketch.yaml uses (mappings, lists, plain scalars).
+
+    PyYAML is not a dependency, and sketch.yaml files are small and regular: nested ``key: value``
+    blocks, ``- item`` lists and ``- key: value`` list items. Flow style (``[a, b]``) is not supported.
+    """
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = _strip_comment(raw).rstrip()
+        if stripped.strip():
+            if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+                raise EdgekitError(f"{where}:{number}: tab indentation; indent sketch.yaml with spaces")
+            lines.append(_Line(len(stripped) - len(stripped.lstrip()), stripped.strip(), number))
+    if not lines:
+        return {}
+    value, end = _block(lines, 0, lines[0].indent, where)
+    if end != len(lines):
+        raise EdgekitError(f"{where}:{lines[end].number}: unexpected indentation; fix sketch.yaml")
+    return value
+
+
+def _strip_comment(line: str) -> str:
+    if line.lstrip().startswith("#"):
+        return ""
+    return re.split(r"\s#", line, maxsplit=1)[0]
+
+
+def _block(lines: list[_Line], i: int, indent: int, where: str) -> tuple[Any, int]:
+    if _is_item(lines[i]):
+        return _sequence(lines, i, indent, where)
+    return _mapping(lines, i, indent, where)
+
+
+def _is_item(line: _Line) -> bool:
+    return line.text.startswith("- ") or line.text == "-"
+
+
+def _sequence(lines: list[_Line], i: int, indent: int, where: str) -> tuple[list[Any], int]:
+    items: list[Any] = []
+    while i < len(lines) and lines[i].indent == indent and _is_item(lines[i]):
+        rest = lines[i].text[1:].strip()
+        if not rest:
+            item, i = _nested(lines, i, indent, where)
+        elif _KEY.fullmatch(rest):
+            # "- key: value" opens a mapping whose keys sit two columns right of the dash
+            lines[i] = _Line(indent + 2, rest, lines[i].number)
+            item, i = _mapping(lines, i, indent + 2, where)
+        else:
+            item, i = _scalar(rest), i + 1
+        items.append(item)
+    return items, i
+
+
+def _mapping(lines: list[_Line], i: int, indent: int, where: str) -> tuple[dict[str, Any], int]:
+    mapping: dict[str, Any] = {}
+    while i < len(lines) and lines[i].indent == indent:
+        match = _KEY.fullmatch(lines[i].text)
+        if match is None:
+            raise EdgekitError(f"{where}:{lines[i].number}: expected 'key: value'; fix sketch.yaml")
+        key, rest = match.group(1), match.group(2)
+        if rest:
+            mapping[key], i = _scalar(rest), i + 1
+        else:
+            mapping[key], i = _nested(lines, i, indent, where)
+    return mapping, i
+
+
+def _nested(lines: list[_Line], i: int, indent: int, where: str) -> tuple[Any, int]:
+    """The block under line ``i``: deeper lines, or a list at the same indent (YAML allows both)."""
+    nxt = i + 1
+    if nxt < len(lines) and (lines[nxt].indent > indent or (lines[nxt].indent == indent and _is_item(lines[nxt]))):
+        return _block(lines, nxt, lines[nxt].indent, where)
+    return None, nxt
+
+
+def _scalar(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def read_profile(sketch: Path, wanted: str | None = None) -> SketchProfile:
+    """Read the build profile arduino-cli will use: ``wanted``, else default_profile, else the only one."""
+    sketch = Path(sketch)
+    path = sketch / "sketch.yaml"
+    if not path.is_file():
+        raise EdgekitError(
+            f"{path}: not found; flash needs the sketch folder 'edgekit build' wrote (it has sketch.yaml)"
+        )
+    data = parse_simple_yaml(path.read_text(encoding="utf-8"), str(path))
+    profiles = data.get("profiles") if isinstance(data, dict) else None
+    if not isinstance(profiles, dict) or not profiles:
+        raise EdgekitError(f"{path}: no 'profiles:' section; regenerate the sketch with 'edgekit build'")
+    name = wanted or data.get("default_profile") or (next(iter(profiles)) if len(profiles) == 1 else None)
+    if name not in profiles:
+        choices = ", ".join(sorted(profiles))
+        raise EdgekitError(f"{path}: no profile {name!r} (profiles: {choices}); set default_profile in sketch.yaml")
+    profile = profiles[name] or {}
+    fqbn = profile.get("fqbn") if isinstance(profile, dict) else None
+    if not fqbn:
+        raise EdgekitError(f"{path}: profile {name!r} has no fqbn; regenerate the sketch with 'edgekit build'")
+    platforms = tuple(_platform_names(profile.get("platforms")))
+    libraries = tuple(str(lib) for lib in profile.get("libraries") or () if not isinstance(lib, dict))
+    return SketchProfile(sketch, str(name), str(fqbn), platforms, libraries)
+
+
+def _platform_names(platforms: Any) -> list[str]:
+    names = []
+    for entry in platforms or ():
+        if isinstance(entry, dict) and entry.get("platform"):
+            names.append(str(entry["platform"]))
+    return names
+
+
+# ---------------------------------------------------------------- finding the sketch
+
+
+def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None) -> Path:
+    """``--sketch`` if given, else the one sketch in ``<run>/firmware/`` (or the one named for the board)."""
+    if sketch is not None:
+        sketch = Path(sketch)
+        if not sketch.is_dir():
+            raise EdgekitError(f"--sketch {sketch}: folder not found; pass the sketch folder 'edgekit build' wrote")
+        return sketch
+    if run is None:
+        raise EdgekitError("pass --run DIR (the folder 'edgekit build --out DIR' wrote) or --sketch DIR")
+    run = Path(run)
+    firmware = run / FIRMWARE_DIR
+    if not firmware.is_dir():
+        raise EdgekitError(
+            f"--run {run}: no {FIRMWARE_DIR}/ folder; generate the sketch with 'edgekit build --board BOARD "
+            f"--out {run}' or pass --sketch DIR"
+        )
+    sketches = sorted(p for p in firmware.iterdir() if p.is_dir() and (p / f"{p.name}.ino").is_file())
+    if len(sketches) > 1 and board:
+        named = [p for p in sketches if board in p.name]
+        sketches = named if len(named) == 1 else sketches
+    if len(sketches) == 1:
+        return sketches[0]
+    if not sketches:
+        raise EdgekitError(f"--run {run}: no sketch folder (with a .ino of the same name) in {firmware}")
+    names = ", ".join(p.name for p in sketches)
+    raise EdgekitError(f"--run {run}: several sketches in {firmware} ({names}); pass --sketch DIR")
+
+
+# ---------------------------------------------------------------- commands
+
+
+UPDATE_INDEX = [ARDUINO_CLI, "update"]  # refresh the core and library indexes; allowed to fail offline
+
+
+def arduino_cli_commands(profile: SketchProfile, port: str) -> list[list[str]]:
+    """Refresh indexes, compile (installs the profile's pinned core and libraries on first use), upload."""
+    sketch = str(profile.sketch)
+    return [
+        UPDATE_INDEX,
+        [ARDUINO_CLI, "compile", "--profile", profile.name, sketch],
+        [ARDUINO_CLI, "upload", "--profile", profile.name, "--fqbn", profile.fqbn, "-p", port, sketch],
+    ]
+
+
+def pio_commands(sketch: Path, port: str | None) -> list[list[str]]:
+    """PlatformIO builds and uploads in one step from the sketch's platformio.ini."""
+    if not (Path(sketch) / "platformio.ini").is_file():
+        raise EdgekitError(
+            f"--sketch {sketch}: no platformio.ini, so PlatformIO cannot build it; use --tool arduino-cli"
+        )
+    command = [PIO, "run", "-t", "upload", "-d", str(sketch)]
+    if port:
+        command += ["--upload-port", port]
+    return [command]
+
+
+@dataclass
+class FlashPlan:
+    """What flashing will run (printed as-is by --dry-run)."""
+
+    tool: str
+    sketch: Path
+    port: str | None
+    commands: list[list[str]]
+    profile: SketchProfile | None = None
+
+    def shell_lines(self) -> list[str]:
+        return [shlex.join(command) for command in self.commands]
+
+
+def plan_flash(
+    sketch: Path,
+    tool: str = ARDUINO_CLI,
+    port: str | None = None,
+    find_port: Callable[[], str] | None = None,
+    dry_run: bool = False,
+) -> FlashPlan:
+    """Build the command list; a port that cannot be found is a placeholder in a dry run, else an error."""
+    if tool not in TOOLS:
+        raise EdgekitError(f"--tool {tool}: unknown; use one of {', '.join(TOOLS)}")
+    sketch = Path(sketch)
+    if port is None and find_port is not None:
+        try:
+            port = find_port()
+        except AmbiguousPort:
+            if not dry_run:
+                raise
+            port = PORT_PLACEHOLDER
+        except EdgekitError:
+            if tool == ARDUINO_CLI and not dry_run:
+                raise
+            # PlatformIO looks for the port itself; a dry run shows where the port goes
+            port = PORT_PLACEHOLDER if tool == ARDUINO_CLI else None
+    if tool == PIO:
+        return FlashPlan(tool, sketch, port, pio_commands(sketch, port))
+    profile = read_profile(sketch)
+    assert port is not None, "arduino-cli needs a port (find_port or port)"
+    return FlashPlan(tool, sketch, port, arduino_cli_commands(profile, port), profile)
+
+
+def missing_tool_hint(tool: str) -> str | None:
+    """None when ``tool`` is on PATH, else one line saying how to install it."""
+    if shutil.which(tool) is not None:
+        return None
+    return ARDUINO_CLI_HINT if tool == ARDUINO_CLI else PIO_HINT
+
+
+def check_tool(tool: str) -> None:
+    """Fail early, in one line, when the build tool is missing."""
+    hint = missing_tool_hint(tool)
+    if hint is not None:
+        raise EdgekitError(hint)
+
+
+def run_plan(plan: FlashPlan) -> None:
+    check_tool(plan.tool)
+    for command in plan.commands:
+        with progress.step(shlex.join(command)):
+            try:
+                run_command(command)
+            except EdgekitError as exc:
+                if command != UPDATE_INDEX:
+                    raise
+                progress.note(f"could not refresh the package indexes (offline?), going on: {exc}")
+
+
+def run_command(command: Sequence[str], tail_lines: int = 200) -> None:
+    """Run a build tool, echoing its output as progress; a failure becomes one line with its last words."""
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    try:
+        process = subprocess.Popen(
+            list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
+    except OSError as exc:
+        raise EdgekitError(f"{command[0]}: cannot run ({exc}); check the installation") from None
+    assert process.stdout is not None
+    with process:
+        for line in process.stdout:
+            tail.append(line.rstrip())
+            if progress.enabled():
+                sys.stderr.write(line)
+                sys.stderr.flush()
+    if process.returncode != 0:
+        raise EdgekitError(
+            f"{shlex.join(command[:2])} failed (exit {process.returncode}): {_telling_line(tail)}; "
+            f"rerun it by hand to see everything: {shlex.join(command)}"
+        )
+
+
+def _telling_line(lines: Sequence[str]) -> str:
+    """The compiler's first error if there is one (arduino-cli's own last line only says the build failed)."""
+    for line in lines:
+        if _COMPILER_ERROR.search(line):
+            return line.strip()
+    return next((line.strip() for line in reversed(lines) if line.strip()), "no output")

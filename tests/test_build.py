@@ -1,0 +1,95 @@
+"""`edgekit build`: every stage into one folder, the fit check, model reuse and the summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgekit.build import build_run
+from edgekit.cli import main
+from edgekit.train import TrainConfig
+
+FAST = TrainConfig(epochs=3, min_epochs=1, patience=2)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("build") / "run"
+    summary = build_run("nano33", "synthetic", out, FAST, seed=0, selftest=4)
+    return out, summary
+
+
+def test_build_writes_every_stage_and_a_sketch(built):
+    out, summary = built
+    names = {p.name for p in out.iterdir()}
+    assert {"manifest.json", "model.keras", "metrics.json", "model_int8.tflite", "parity.json", "firmware"} <= names
+    sketch = Path(summary["sketch"])
+    assert sketch == out / "firmware" / "edgekit_har" and (sketch / "edgekit_har.ino").is_file()
+    assert (sketch / "model_data.cpp").is_file() and (sketch / "selftest_data.cpp").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["build"]["board"] == "nano33"
+    assert summary["model_bytes"] == (out / "model_int8.tflite").stat().st_size
+    assert summary["int8_windows_differ"] == 0
+    assert summary["fit"]["fits"] and 0 < summary["fit"]["flash"]["pct"] < 100
+    assert summary["arena_bytes"] == manifest["contract"]["quant"]["arena_bytes"] > 0
+    assert not list(out.parent.glob(".edgekit-*"))
+
+
+def test_sketch_carries_the_contract(built):
+    out, summary = built
+    config = (Path(summary["sketch"]) / "edgekit_config.h").read_text()
+    contract = json.loads((out / "manifest.json").read_text())["contract"]
+    for label in contract["labels"]:
+        assert f'"{label}"' in config
+    model_h = (Path(summary["sketch"]) / "model_data.h").read_text()
+    assert contract["quant"]["tflite_sha256"] in model_h
+
+
+def test_second_build_reuses_the_trained_model(built, tmp_path):
+    out, _ = built
+    copy = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(out, copy)
+    before = (copy / "model.keras").read_bytes()
+    build_run("nano33", "synthetic", copy, FAST, seed=0)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["training"]["reused_from"] == str(copy)
+    assert (copy / "model.keras").read_bytes() == before
+    tflite_a = (out / "model_int8.tflite").read_bytes()
+    assert (copy / "model_int8.tflite").read_bytes() == tflite_a  # deterministic quantization
+
+
+def test_uno_is_refused_with_numbers_before_anything_is_written(tmp_path):
+    result = CliRunner().invoke(main, ["build", "--board", "uno", "--data", "synthetic", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "--board uno: the model does not fit" in line and "flash" in line and "--model compact" in line
+    assert "\n" not in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_board_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["build", "--board", "nano99", "--data", "synthetic", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "nano99" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_prenormalised_data_needs_norm_from(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 128, 3)).astype(np.float32)
+    y = np.tile(np.arange(6), 40)
+    X += y[:, None, None] * 0.8  # learnable
+    subject = np.repeat(np.arange(1, 13), 20)
+    path = tmp_path / "w.npz"
+    np.savez(path, X=X, y=y, subject=subject, classes=np.array(["a", "b", "c", "d", "e", "f"]))
+    config = TrainConfig(epochs=1, min_epochs=1, batch_size=64)
+    from edgekit.errors import EdgekitError
+
+    with pytest.raises(EdgekitError, match="pass --norm-from RECORDING"):
+        build_run("nano33", path, tmp_path / "o", config, seed=0, max_drop_pp=100.0)
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,329 @@
+"""Host serial side: line parsing, port detection, and `edgekit monitor` against a board on a pty."""
+
+from __future__ import annotations
+
+import _thread
+import io
+from pathlib import Path
+
+import pytest
+import serial.tools.list_ports
+from click.testing import CliRunner
+from fakeboard import BoardThread, FakeBoard, port_info, wait_for
+
+from edgekit.artifacts import sha256_file
+from edgekit.cli import main
+from edgekit.errors import EdgekitError
+from edgekit.serial import AmbiguousPort, LineError, LineSplitter, detect_port, monitor, parse_line
+
+HASH = "0123456789abcdef"
+SAFETY_S = 20.0  # bounds a broken test; healthy ones stop on their own in well under a second
+
+
+@pytest.fixture
+def board(tmp_path: Path):
+    fake = FakeBoard(tmp_path)
+    yield fake
+    fake.close()
+
+
+def csv_rows(path: Path) -> int:
+    return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def test_parse_every_tag_with_types() -> None:
+    assert parse_line(f"EK,READY,{HASH},41234").values == {"model_hash": HASH, "arena_used": 41234}
+    pred = parse_line("EK,PRED,17,Walking,0.912,12.25,3")
+    assert pred.values == {"seq": 17, "label": "Walking", "confidence": 0.912, "inference_ms": 12.25, "missed": 3}
+    selftest = parse_line("EK,SELFTEST,38,40,5,43210,7")
+    assert (selftest["passed"], selftest["total"], selftest["first_failure"]) == (38, 40, 7)
+    assert parse_line("EK,SENSOR,9.79,19.98,1").values == {"rest_magnitude": 9.79, "rate_hz": 19.98, "ok": 1}
+    assert parse_line("EK,CAPSTART,20")["rate_hz"] == 20.0
+    assert parse_line("EK,CAP,5,-0.6946,12.6805,0.5040").values == {
+        "seq": 5, "x": -0.6946, "y": 12.6805, "z": 0.504,
+    }  # fmt: skip
+    assert parse_line("EK,ERROR,IMU init failed, check wiring")["reason"] == "IMU init failed, check wiring"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "hello from setup()",
+        "EK",
+        "EK,PRED,1,Walking,0.9,12.0",  # a field short
+        "EK,PRED,1,Walking,0.9,12.0,0,extra",
+        "EK,PRED,1,Walking,1.5,12.0,0",  # confidence above 1
+        "EK,PRED,-1,Walking,0.5,12.0,0",
+        "EK,PRED,1,Walking,nan,12.0,0",
+        "EK,PRED,1,Walking,0.5,1e3,0",  # exponents are not what the firmware prints
+        "EK,PRED,1,Wal,king,0.5,12.0,0",
+        "EK,PRED,1EK,PRED,2,Walking,0.5,12.0,0",  # two lines run together
+        "EK,CAP,1,0.1,0.2",
+        "EK,CAP,1,0.1,0.2,0x3",
+        "EK,CAP,1, 0.1,0.2,0.3",
+        "EK,SELFTEST,41,40,0,100,-1",  # passed > total
+        "EK,SENSOR,9.8,20.0,2",
+        f"EK,READY,{HASH[:4]}zz,100",
+        "EK,CAPSTART,0",
+        "EK,ERROR,",
+        "EK,BOGUS,1",
+        "ek,PRED,1,Walking,0.5,12.0,0",
+    ],
+)
+def test_malformed_lines_are_rejected(line: str) -> None:
+    with pytest.raises(LineError):
+        parse_line(line)
+
+
+def test_line_splitter_joins_partial_lines_and_drops_run_ons() -> None:
+    splitter = LineSplitter(max_line=32)
+    assert splitter.feed(b"EK,PRED,1,Walk") == []
+    assert splitter.feed(b"ing,0.9,1.0,0\r\nEK,CAP") == [b"EK,PRED,1,Walking,0.9,1.0,0"]
+    assert splitter.feed(b",1,2,3,4\n") == [b"EK,CAP,1,2,3,4"]
+    assert splitter.feed(b"x" * 40) == [] and splitter.overflows == 1
+    assert splitter.feed(b"y" * 40 + b"tail\nEK,CAP,2,0,0,0\n") == [b"EK,CAP,2,0,0,0"]
+    assert splitter.overflows == 1  # one run-on line, counted once
+
+
+# ---------------------------------------------------------------- port detection
+
+
+def test_detect_port_picks_the_only_board() -> None:
+    ports = [port_info("/dev/ttyS0", vid=None, pid=None), port_info("/dev/ttyACM0")]
+    assert detect_port(None, list_ports=lambda: ports) == "/dev/ttyACM0"
+    assert detect_port("/dev/ttyUSB7", list_ports=lambda: ports) == "/dev/ttyUSB7"  # explicit wins
+    rp2040 = [port_info("/dev/ttyACM3", vid=0x2E8A, pid=0x000A, product="Pico")]
+    assert detect_port(None, list_ports=lambda: rp2040) == "/dev/ttyACM3"
+
+
+def test_detect_port_errors_name_the_choices() -> None:
+    two = [port_info("/dev/ttyACM1"), port_info("/dev/ttyACM0", product="Nano RP2040 Connect")]
+    with pytest.raises(AmbiguousPort, match=r"2 boards connected: /dev/ttyACM0 .*Nano RP2040.*/dev/ttyACM1"):
+        detect_port(None, list_ports=lambda: two)
+    with pytest.raises(EdgekitError, match=r"no board found.*serial ports seen: /dev/ttyS0.*--port"):
+        detect_port(None, list_ports=lambda: [port_info("/dev/ttyS0", vid=None, pid=None)])
+    with pytest.raises(EdgekitError, match="no serial ports at all"):
+        detect_port(None, list_ports=lambda: [])
+    # a board file's vendor/product ids narrow the search
+    only = detect_port(None, {0x2341: "nano33"}, [0x805A], list_ports=lambda: two[:1] + [port_info("/dev/x", pid=1)])
+    assert only == "/dev/ttyACM1"
+
+
+# ---------------------------------------------------------------- monitor
+
+
+def test_monitor_survives_garbage_partial_lines_and_reset(board: FakeBoard, tmp_path: Path) -> None:
+    log = tmp_path / "preds.csv"
+
+    def script() -> None:
+        board.wait_host()
+        board.send(f"EK,READY,{HASH},41234", "debug: imu ok")
+        board.write(b"\xff\xfe\x00garbage\r\n")
+        board.send("EK,PRED,1,Walking,0.912,12.5,0")
+        board.write(b"EK,PRED,2,Jog")  # the rest arrives later
+        wait_for(lambda: csv_rows(log) == 1, "first prediction logged")
+        board.write(b"ging,0.800,13.5,2\r\n")
+        board.send("EK,PRED,3,Jogging,0.7,bad,2")  # malformed
+        board.send(f"EK,READY,{HASH},41234", "EK,PRED,1,Sitting,0.990,12.0,3")  # board reset
+        board.send("EK,ERROR,IMU read failed", "EK,ERROR,IMU read failed")
+        wait_for(lambda: csv_rows(log) == 3, "all predictions logged")
+        _thread.interrupt_main()  # Ctrl-C
+
+    out = io.StringIO()
+    thread = BoardThread(script)
+    thread.start()
+    summary = monitor(board.port, seconds=SAFETY_S, csv_path=log, out=out, live=False)
+    thread.finish()
+    assert summary.interrupted
+    assert summary.predictions == 3
+    assert summary.per_label == {"Walking": 1, "Jogging": 1, "Sitting": 1}
+    assert summary.mean_inference_ms == pytest.approx((12.5 + 13.5 + 12.0) / 3)
+    assert summary.missed_total == 5  # 2 before the reset + 3 after (the count restarts at boot)
+    assert summary.resets == 1
+    assert summary.garbage == 3  # the debug print, the binary junk, the malformed PRED
+    assert summary.errors == ["IMU read failed"]
+    rows = log.read_text().splitlines()
+    assert rows[0] == "host_time_s,seq,label,confidence,inference_ms,missed_total"
+    assert [r.split(",")[1:4] for r in rows[1:]] == [
+        ["1", "Walking", "0.912"], ["2", "Jogging", "0.800"], ["1", "Sitting", "0.990"],
+    ]  # fmt: skip
+    text = out.getvalue()
+    assert "board ready: model 0123456789abcdef" in text and "board error: IMU read failed" in text
+    assert "Jogging" in text and "\x1b[" not in text  # plain lines when not a terminal
+
+
+def test_monitor_reconnects_when_the_port_comes_back(board: FakeBoard, tmp_path: Path) -> None:
+    log = tmp_path / "preds.csv"
+
+    def script() -> None:
+        board.wait_host()
+        board.send(f"EK,READY,{HASH},100", "EK,PRED,1,Walking,0.9,10.0,0", "EK,PRED,2,Walking,0.9,10.0,0")
+        wait_for(lambda: csv_rows(log) == 2, "predictions before the unplug")
+        board.unplug()
+        board.plug()
+        board.wait_host()
+        board.send(f"EK,READY,{HASH},100", "EK,PRED,1,Standing,0.8,11.0,0")
+        wait_for(lambda: csv_rows(log) == 3, "prediction after the replug")
+        _thread.interrupt_main()
+
+    thread = BoardThread(script)
+    thread.start()
+    summary = monitor(board.port, seconds=SAFETY_S, csv_path=log, out=io.StringIO(), live=False)
+    thread.finish()
+    assert (summary.predictions, summary.reconnects, summary.resets) == (3, 1, 1)
+    assert summary.per_label == {"Walking": 2, "Standing": 1}
+
+
+def test_monitor_live_view_redraws_one_line(board: FakeBoard) -> None:
+    out = io.StringIO()
+
+    def script() -> None:
+        board.wait_host()
+        board.send("EK,PRED,7,Upstairs,0.650,20.0,0")
+        wait_for(lambda: "Upstairs" in out.getvalue(), "the live line")
+        _thread.interrupt_main()
+
+    thread = BoardThread(script)
+    thread.start()
+    summary = monitor(board.port, seconds=SAFETY_S, out=out, live=True)
+    thread.finish()
+    assert summary.predictions == 1 and summary.interrupted
+    assert "\r\x1b[2K#7      Upstairs     0.650" in out.getvalue()
+
+
+def test_monitor_seconds_bounds_a_quiet_run(board: FakeBoard) -> None:
+    summary = monitor(board.port, seconds=0.3, out=io.StringIO(), live=False)
+    assert not summary.interrupted and summary.predictions == 0
+    assert 0.3 <= summary.seconds < SAFETY_S
+
+
+def test_monitor_cli_prints_summary(board: FakeBoard, tmp_path: Path) -> None:
+    log = tmp_path / "preds.csv"
+
+    def script() -> None:
+        board.wait_host()
+        board.send("noise", "EK,PRED,1,Sitting,0.990,9.0,0", "EK,PRED,2,Sitting,0.980,11.0,4")
+        wait_for(lambda: csv_rows(log) == 2, "both predictions logged")
+        _thread.interrupt_main()
+
+    thread = BoardThread(script)
+    thread.start()
+    args = ["monitor", "--port", board.port, "--seconds", str(SAFETY_S), "--csv", str(log)]
+    result = CliRunner().invoke(main, args)
+    thread.finish()
+    assert result.exit_code == 0, result.output
+    assert "monitor: 2 predictions" in result.output and "(Sitting 2)" in result.output
+    assert "mean inference 10.00 ms, missed samples 4, garbage lines 1" in result.output
+
+
+def test_monitor_cli_port_detection_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: [])
+    result = runner.invoke(main, ["monitor", "--seconds", "1"])
+    assert result.exit_code == 2 and "no board found" in result.output
+    two = [port_info("/dev/ttyACM0"), port_info("/dev/ttyACM1")]
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: two)
+    result = runner.invoke(main, ["monitor", "--seconds", "1"])
+    assert result.exit_code == 2 and "/dev/ttyACM0" in result.output and "/dev/ttyACM1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_monitor_port_that_never_existed(tmp_path: Path) -> None:
+    with pytest.raises(EdgekitError, match=r"--port .*ttyNOPE: cannot open"):
+        monitor(str(tmp_path / "ttyNOPE"), seconds=1.0, out=io.StringIO(), open_wait_s=0.3)
+
+
+# ---------------------------------------------------------------- verify
+
+
+def make_run(parent: Path, manifest_extra: str = "", parity: str | None = None) -> tuple[Path, str]:
+    """A run folder with what verify reads: manifest (contract rate, maybe a profile), the int8 model."""
+    run = parent / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(f'{{"kind": "edgekit-run", "contract": {{"rate_hz": 20.0}}{manifest_extra}}}')
+    (run / "model_int8.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 stand-in model bytes")
+    if parity is not None:
+        (run / "parity.json").write_text(parity)
+    return run, sha256_file(run / "model_int8.tflite")[:16]
+
+
+def verify(board: FakeBoard, lines: list[str], *args: str):
+    def script() -> None:
+        board.wait_host()
+        board.send(*lines)
+
+    thread = BoardThread(script)
+    thread.start()
+    result = CliRunner().invoke(main, ["verify", "--port", board.port, *args])
+    thread.finish()
+    return result
+
+
+def test_verify_full_pass(board: FakeBoard, tmp_path: Path) -> None:
+    run, model = make_run(tmp_path, ', "profile": {"estimate_ms": 41.5}')
+    lines = ["garbage", f"EK,READY,{model},41234", "EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,9.79,19.98,1"]
+    result = verify(board, lines, "--run", str(run))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "self-test: 40/40 windows match the desktop (max |int8 diff| 0)",
+        "inference time: on-device 43.21 ms, desktop estimate 41.50 ms (manifest.json profile.estimate_ms)",
+        "sensor: resting |a| 9.79 m/s^2, sample rate 19.98 Hz (expected 20 Hz): ok",
+        f"model: {model} matches the run folder",
+        "verify: 1 malformed line(s) ignored",
+        "verify: PASS",
+    ]
+    assert board.from_host(timeout=1.0).startswith(b"r")  # asked for the READY line again
+
+
+def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_path: Path) -> None:
+    run, model = make_run(tmp_path, parity='{"timing": {"tflm_ms_per_inference": 12.0}}')
+    lines = [f"EK,READY,{model},41234", "EK,SELFTEST,38,40,5,43210,7", "EK,SENSOR,9.79,19.98,1"]
+    result = verify(board, lines, "--run", str(run))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "edgekit: error: verify: self-test failed at window 7: on-device int8 output differs from the desktop "
+        "TFLM output by up to 5 (max |int8 diff|); 38/40 windows passed"
+    ]
+    assert (
+        "desktop estimate 12.00 ms (desktop TFLM on this PC, parity.json timing.tflm_ms_per_inference)" in result.stdout
+    )
+    assert "verify: FAIL" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["EK,ERROR,IMU LSM9DS1 not found"], "board reported an error: IMU LSM9DS1 not found"),
+        (["EK,READY,ffffffffffffffff,1", "EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,9.8,20.0,1"],
+         "board runs model ffffffffffffffff but the run folder's model is"),
+        (["EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,2.10,20.00,0"], "sensor check failed: resting |a| 2.10"),
+    ],
+)  # fmt: skip
+def test_verify_other_failures_exit_1(board: FakeBoard, tmp_path: Path, lines: list[str], message: str) -> None:
+    run, _ = make_run(tmp_path)
+    result = verify(board, lines, "--run", str(run))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert message in result.stderr
+
+
+def test_verify_times_out_without_a_selftest_line(board: FakeBoard, tmp_path: Path) -> None:
+    run, _ = make_run(tmp_path)
+    result = verify(board, ["EK,PRED,1,Walking,0.9,10,0"], "--timeout", "0.5", "--run", str(run))
+    assert result.exit_code == 2
+    assert "no EK,SELFTEST line within 0.5 s" in result.stderr and "press its reset button" in result.stderr
+
+
+def test_verify_without_a_run_folder_still_checks_the_board(
+    board: FakeBoard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no edgekit-run here
+    result = verify(board, ["EK,SENSOR,9.81,20.01,1", "EK,SELFTEST,40,40,1,9000,-1"])
+    assert result.exit_code == 0, result.output
+    assert "desktop estimate n/a (none in the run folder)" in result.stdout
+    assert "model: not checked (no READY line seen" in result.stdout
+    missing = CliRunner().invoke(main, ["verify", "--port", board.port, "--run", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "artifact folder not found" in missing.stderr
