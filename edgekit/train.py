@@ -6,7 +6,8 @@ the held-out accuracy swings by +-3 pp from one epoch to the next (measured: 0.7
 10 and 20), so whichever epoch early stopping picks is a lottery. Two changes make it reliable: the
 weights are an exponential moving average of Adam's iterates (``ema_momentum`` 0.99, i.e. about four
 epochs of averaging; validation and stopping see the averaged weights), and stopping only starts
-counting after ``min_epochs`` with patience 10, restoring the best averaged weights from then on. Training is repeatable: ``--seed`` seeds every RNG and turns on TF's deterministic kernels.
+counting after ``min_epochs`` with patience 10, restoring the best averaged weights from then on.
+Training is repeatable: ``--seed`` seeds every RNG and turns on TF's deterministic kernels.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ def test_uno_is_refused_with_numbers_before_anything_is_written(tmp_path):
 
 
 def test_unknown_board_exit_2(tmp_path):
-    result = CliRunner().invoke(main, ["build", "--board", "nano99", "--data", "synthetic", "--out", str(tmp_path / "o")])
+    args = ["build", "--board", "nano99", "--data", "synthetic", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "nano99" in result.output
     assert not (tmp_path / "o").exists()
 
