@@ -11,6 +11,9 @@ comma-separated, starts with ``EK`` and ends with ``\\r\\n``:
     EK,SENSOR,<resting |a| m/s^2, 2 decimals>,<achieved sample rate Hz, 2 decimals>,<ok 0|1>
     EK,CAPSTART,<rate_hz>
     EK,CAP,<seq>,<x>,<y>,<z>        (m/s^2, 4 decimals, already in WISDM axis order)
+
+The host sends one-character commands: ``c`` streams EK,CAP samples, ``p`` goes back to EK,PRED
+lines, ``r`` repeats the EK,READY line (printed once at boot, often before the host listens).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ SENSOR = "SENSOR"
 CAPSTART = "CAPSTART"
 CAP = "CAP"
 BAUD = 115200
+CMD_CAPTURE = "c"
+CMD_PREDICT = "p"
+CMD_READY = "r"
 
 FIELDS = {
     READY: ("model_hash", "arena_used"),
@@ -48,4 +54,7 @@ def template_context() -> dict[str, object]:
         "proto_capstart": CAPSTART,
         "proto_cap": CAP,
         "proto_baud": BAUD,
+        "proto_cmd_capture": CMD_CAPTURE,
+        "proto_cmd_predict": CMD_PREDICT,
+        "proto_cmd_ready": CMD_READY,
     }

@@ -39,9 +39,9 @@ PROFILE_ESTIMATE_KEYS = ("estimated_ms", "estimate_ms")
 PARITY_TFLM_KEY = "tflm_ms_per_inference"
 
 # One-byte commands the inference firmware reads (edgekit_app.cpp.j2); the capture sketch ignores input.
-CMD_CAPTURE = b"c"  # stream EK,CAP samples
-CMD_PREDICT = b"p"  # back to EK,PRED lines
-CMD_READY = b"r"  # repeat the EK,READY line (it is printed once at boot, often before the host listens)
+CMD_CAPTURE = protocol.CMD_CAPTURE.encode()  # stream EK,CAP samples
+CMD_PREDICT = protocol.CMD_PREDICT.encode()  # back to EK,PRED lines
+CMD_READY = protocol.CMD_READY.encode()  # repeat the EK,READY line
 
 _INT = re.compile(r"-?\d{1,12}")
 _NUM = re.compile(r"-?\d{1,12}(\.\d{1,9})?")
