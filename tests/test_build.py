@@ -94,3 +94,23 @@ def test_prenormalised_data_needs_norm_from(tmp_path):
     with pytest.raises(EdgekitError, match="pass --norm-from RECORDING"):
         build_run("nano33", path, tmp_path / "o", config, seed=0, max_drop_pp=100.0)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path, tmp_path: Path):
+    """Seed model, 3 epochs on the real WISDM windows (users 29-36 held out), calibrated on the real
+    watch recording, through every gate with the defaults (drop <= 1 pp, LiteRT == TFLM bit-exact)."""
+    out = tmp_path / "wisdm"
+    summary = build_run("nano33", wisdm_windows, out, TrainConfig(epochs=3, min_epochs=1, patience=2), seed=0,
+                        norm_from=wisdm_raw, selftest=4)
+    report = json.loads((out / "parity.json").read_text())
+    print("WISDM build:", json.dumps(summary, sort_keys=True))
+    assert report["test_users"] == list(range(29, 37)) and report["n_test"] == 3500
+    assert report["rungs"]["float"]["accuracy"] > 0.6
+    assert summary["accuracy_drop_pp"] <= 1.0
+    assert report["pairs"]["litert->tflm"]["int8_windows_differ"] == 0 and report["passed"]
+    ops = json.loads((out / "manifest.json").read_text())["contract"]["quant"]["ops"]
+    assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(ops)
+    calibration = summary["calibration"]
+    assert calibration["records"] == 607_200 and len(calibration["mean"]) == 3
+    assert summary["fit"]["fits"] and Path(summary["sketch"], "edgekit_har.ino").is_file()

@@ -2,55 +2,94 @@
 
 Each stage's commands live in their own module here and only parse options, call the API and print.
 Errors from the API (:class:`edgekit.errors.EdgekitError`) become one line on stderr and the
-documented exit code; ``--debug`` shows the traceback instead.
+documented exit code; ``--debug`` prints the traceback too (same exit code). Anything unexpected
+is a bug: one line saying so and exit 3, so CI can tell a broken tool from bad input (2) or a failed gate (1).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
+from typing import NoReturn
 
 import click
 
 from .. import __version__
 from ..errors import EXIT_USAGE, EdgekitError
 
+EXIT_BUG = 3  # an unexpected exception: a bug, told apart from bad input (2) and a failed gate (1)
+EXIT_INTERRUPTED = 130
+
 WORKFLOW = """Train a 1D-CNN activity model, quantize it to int8, prove parity, generate TFLM firmware.
 
 \b
-Workflow:
-  edgekit train  --data synthetic --out runs/demo     train the float model (Keras)
+Workflow (every step reads and writes one artifact folder, here runs/demo):
+  edgekit data fetch                                  download WISDM v1.1 once (train does it if needed)
+  edgekit train    --data synthetic --out runs/demo   train the float model (Keras)
   edgekit quantize runs/demo                          int8 .tflite, calibrated on training windows
   edgekit parity   runs/demo                          float vs LiteRT vs TFLM on held-out users
-  edgekit build  --board nano33 --out runs/demo       all of the above + Arduino sketch
+  edgekit build    --board nano33 --out runs/demo     all of the above + the Arduino sketch
+  edgekit boards                                      the boards and their flash/RAM budgets
+  edgekit profile  runs/demo --board nano33           estimated inference time on the board
+  edgekit report   runs/demo                          runs/demo/report.html: the whole run on one page
 \b
-Exit codes: 0 ok, 1 a quality gate failed, 2 bad usage or bad input.
+With a board on USB:
+  edgekit flash    --board nano33 --run runs/demo     compile and upload the sketch
+  edgekit verify   --run runs/demo                    on-board self-test against the desktop
+  edgekit monitor                                     live predictions from the board
+  edgekit capture  --user 1 --activity Walking --out me.txt    record labelled data
+\b
+Results go to stdout (--json: one JSON line for CI); progress to stderr (on a terminal or with
+EDGEKIT_PROGRESS=1; --quiet silences it). 'edgekit COMMAND --help' shows options and examples.
+\b
+Exit codes: 0 ok; 1 a quality gate failed; 2 bad usage, bad input or a file problem (one line
+saying what and how to fix it); 3 internal error, i.e. a bug in edgekit (rerun with --debug for
+the traceback); 130 interrupted.
 """
 
 
 class EdgekitGroup(click.Group):
-    """Turns EdgekitError into one line and an exit code; --debug keeps the traceback."""
+    """Turns every failure into one line on stderr and a documented exit code; --debug adds the traceback.
+
+    A user who mistyped a path should read what to fix, not a traceback; a bug should still be told
+    apart from bad input (exit 3, not 2), so CI and bug reports can tell which one happened.
+    """
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
         except EdgekitError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"edgekit: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
-            raise
+            _fail(ctx, f"edgekit: error: {exc}", exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("edgekit: interrupted", err=True)
-            sys.exit(130)
+            _fail(ctx, "edgekit: interrupted", EXIT_INTERRUPTED)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(ctx, f"edgekit: error: {where}{exc.strerror or _one_line(exc)}; "
+                       "check the path, permissions and free disk space", EXIT_USAGE)
+        except Exception as exc:
+            _fail(ctx, f"edgekit: internal error: {type(exc).__name__}: {_one_line(exc)}; this is a bug in edgekit: "
+                       "rerun with --debug to see the traceback and please report it", EXIT_BUG)
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
+    """One line on stderr and the documented exit code; --debug adds the traceback but keeps the code."""
+    if ctx.obj and ctx.obj.get("debug"):
+        traceback.print_exc(file=sys.stderr)
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @click.group(cls=EdgekitGroup, help=WORKFLOW, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgekit")
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option("--debug", is_flag=True, help="Also print the traceback of an error (the exit code stays the same).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only results and errors, no progress.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
@@ -74,4 +113,4 @@ def _register() -> None:
 
 
 _register()
-__all__ = ["main", "EXIT_USAGE"]
+__all__ = ["main", "EXIT_BUG", "EXIT_INTERRUPTED", "EXIT_USAGE"]

@@ -15,7 +15,7 @@ def _kib(n: int) -> str:
 
 
 @main.command("boards")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the boards as one JSON line (a list) instead of a table.")
 def boards(as_json: bool) -> None:
     """List the board files with their flash and RAM budgets.
 
@@ -30,7 +30,7 @@ def boards(as_json: bool) -> None:
 
     found = list_boards()
     if as_json:
-        click.echo(json.dumps([board.to_dict() for board in found], indent=2, sort_keys=True))
+        click.echo(json.dumps([board.to_dict() for board in found], sort_keys=True))
         return
     rows = [("board", "MCU", "clock", "flash", "RAM", "model budget", "arena budget", "IMU", "FQBN")]
     for b in found:

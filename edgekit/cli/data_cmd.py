@@ -11,7 +11,12 @@ from . import main
 
 @main.group()
 def data() -> None:
-    """Download and check data sets (the WISDM v1.1 raw stream)."""
+    """Download and check data sets (the WISDM v1.1 raw stream).
+
+    \b
+    Example:
+      edgekit data fetch
+    """
 
 
 @data.command("fetch")
@@ -24,7 +29,13 @@ def data() -> None:
 @click.option("--url", default=None, help="Archive URL [default: $EDGEKIT_WISDM_URL or the WISDM lab's].")
 @click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds.")
 def fetch(cache_dir: Path | None, url: str | None, timeout: float) -> None:
-    """Download WISDM_ar_latest.tar.gz once, keep its checked raw stream, print its path and counts."""
+    """Download WISDM_ar_latest.tar.gz once, keep its checked raw stream, print its path and counts.
+
+    \b
+    Example:
+      edgekit data fetch
+      edgekit data fetch --cache-dir ~/data/edgekit
+    """
     from ..data.fetch import fetch_info, fetch_wisdm
 
     path = fetch_wisdm(cache_dir, url=url, timeout=timeout)

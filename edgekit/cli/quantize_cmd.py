@@ -1,0 +1,71 @@
+"""``edgekit quantize`` and ``edgekit parity``: int8 export, then proof that it still agrees with float."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import main
+
+RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+
+
+@main.command()
+@RUN_DIR
+@click.option("--representative", default=300, show_default=True, type=click.IntRange(min=1), metavar="N",
+              help="Training windows (stratified by class) used to calibrate the int8 ranges.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for drawing the representative set.")
+def quantize(run_dir: Path, representative: int, seed: int) -> None:
+    """Export RUN_DIR's float model as a full-integer int8 .tflite (static batch 1).
+
+    Writes RUN_DIR/model_int8.tflite and records scales, zero points, ops, size, sha256 and the
+    TFLM tensor arena in the manifest's contract. Same model and seed give the same bytes.
+
+    \b
+    Example:
+      edgekit quantize runs/demo
+      edgekit quantize runs/demo --representative 500 --seed 1
+    """
+    from ..quantize import describe, quantize_run
+
+    quant = quantize_run(run_dir, representative=representative, seed=seed)
+    click.echo(describe(quant))
+    click.echo(f"wrote {run_dir / 'model_int8.tflite'}")
+
+
+@main.command()
+@RUN_DIR
+@click.option("--max-drop", default=1.0, show_default=True, type=float, metavar="PP",
+              help="Largest allowed accuracy drop float -> int8, in percentage points.")
+@click.option("--max-int8-step", default=1, show_default=True, type=int, metavar="N",
+              help="Largest allowed difference between LiteRT's and TFLM's int8 outputs, in int8 steps.")
+@click.option("--require-bit-exact/--no-require-bit-exact", default=False, show_default=True,
+              help="Also fail unless LiteRT and TFLM give identical int8 outputs on every test window.")
+@click.option("--layer-windows", default=64, show_default=True, type=click.IntRange(min=0), metavar="N",
+              help="Test windows for the per-layer error analysis (0 skips it).")
+@click.option("--json", "as_json", is_flag=True, help="Print parity.json as one JSON line instead of the table.")
+def parity(run_dir: Path, max_drop: float, max_int8_step: int, require_bit_exact: bool, layer_windows: int,
+           as_json: bool) -> None:
+    """Compare float Keras, int8 LiteRT and int8 TFLM on RUN_DIR's held-out users.
+
+    Writes RUN_DIR/parity.json and parity.md, then applies the gates: exit 1 with one line if the
+    accuracy drop exceeds --max-drop, LiteRT and TFLM differ by more than --max-int8-step, or (with
+    --require-bit-exact) they differ at all.
+
+    \b
+    Example:
+      edgekit parity runs/demo
+      edgekit parity runs/demo --max-drop 0.5 --json
+    """
+    from ..parity import check_gates, format_table, run_parity
+
+    report = run_parity(run_dir, max_drop_pp=max_drop, require_bit_exact=require_bit_exact, max_int8_step=max_int8_step,
+                        layer_windows=layer_windows, enforce=False)
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+    else:
+        click.echo(format_table(report))
+        click.echo(f"wrote {run_dir / 'parity.json'} and {run_dir / 'parity.md'}")
+    check_gates(report, str(run_dir / "parity.json"))

@@ -1,0 +1,450 @@
+"""The parity ladder (``edgekit parity``): float Keras -> int8 LiteRT -> int8 TFLM on held-out users.
+
+Each rung is scored on the same held-out test windows and each step down the ladder is compared
+with the one above, so a failure points at its cause: float -> LiteRT is the cost of quantization,
+LiteRT -> TFLM is a runtime difference (TFLM is what the board runs; the two differ only where
+LiteRT rounds a requantization once and TFLM twice, see :func:`apply_gates`). Both int8 runtimes
+get the same int8 inputs, made by :func:`edgekit.runtimes.quantize_input` with the rule the firmware
+uses.
+
+Per-layer quantization error comes from ``tf.lite.experimental.QuantizationDebugger`` on a small,
+evenly spaced subset of the test windows, calibrated with the same representative set as the export;
+layers are ranked by RMSE/scale (error in units of one quantization step), as TensorFlow's guide does.
+
+``parity.json`` is deterministic (sorted keys, rounded floats) except its ``"timing"`` section.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import artifacts, progress
+from .artifacts import PARITY_JSON, PARITY_MD
+from .errors import EdgekitError, GateFailed
+from .runtimes import LiteRTRunner, TfliteInfo, TFLMRunner, dequantize, first_divergence, quantize_input
+
+RUNGS = ("float", "litert", "tflm")
+RUNG_TITLES = {"float": "float Keras", "litert": "int8 LiteRT", "tflm": "int8 TFLM"}
+PAIRS = (("float", "litert"), ("float", "tflm"), ("litert", "tflm"))
+DEFAULT_LAYER_WINDOWS = 64
+WORST_LAYERS = 5
+DIVERGENCE_WINDOWS = 5
+DIGITS = 6
+DEFAULT_MAX_INT8_STEP = 1
+
+
+def _r(value: float) -> float:
+    """Round reported floats so tiny float-order noise cannot change parity.json's bytes."""
+    return round(float(value), DIGITS)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def rung_metrics(probs: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, per-class and macro F1 and the confusion matrix of one rung (scikit-learn)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    labels = list(range(len(classes)))
+    pred = probs.argmax(axis=1)
+    f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
+    return {
+        "accuracy": _r(accuracy_score(y, pred)),
+        "macro_f1": _r(np.mean(f1)),
+        "f1": {c: _r(v) for c, v in zip(classes, f1, strict=True)},
+        "confusion": confusion_matrix(y, pred, labels=labels).tolist(),
+    }
+
+
+def pair_metrics(upper: dict[str, Any], lower: dict[str, Any], classes: list[str]) -> dict[str, Any]:
+    """How rung ``lower`` differs from rung ``upper`` (each: probs, metrics, optional int8 outputs)."""
+    diff = np.abs(upper["probs"].astype(np.float64) - lower["probs"].astype(np.float64))
+    agree = upper["probs"].argmax(axis=1) == lower["probs"].argmax(axis=1)
+    result = {
+        "accuracy_drop_pp": _r(100.0 * (upper["metrics"]["accuracy"] - lower["metrics"]["accuracy"])),
+        "top1_agreement": _r(agree.mean()),
+        "top1_disagreements": int((~agree).sum()),
+        "f1_change": {c: _r(lower["metrics"]["f1"][c] - upper["metrics"]["f1"][c]) for c in classes},
+        "macro_f1_change": _r(lower["metrics"]["macro_f1"] - upper["metrics"]["macro_f1"]),
+        "prob_abs_diff_mean": _r(diff.mean()),
+        "prob_abs_diff_max": _r(diff.max()),
+    }
+    if "int8" in upper and "int8" in lower:
+        steps = np.abs(upper["int8"].astype(np.int16) - lower["int8"].astype(np.int16))
+        differ = np.flatnonzero(steps.max(axis=1) > 0)
+        result.update(
+            int8_windows_differ=int(differ.size),
+            int8_max_step_diff=int(steps.max()),
+            int8_first_differing_windows=differ[:10].tolist(),
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- per-layer error
+
+
+def layer_errors(model: Any, rep_x: np.ndarray, x_debug: np.ndarray) -> list[dict[str, Any]]:
+    """Per-layer int8-vs-float error from TensorFlow's QuantizationDebugger, in graph order.
+
+    ``rmse_over_scale`` is sqrt(mean_squared_error) / scale from the debugger's layer statistics:
+    about 0.29 is pure rounding noise (uniform error of one step); much larger means clipping or a
+    badly fitted range in that layer.
+    """
+    import csv
+
+    import tensorflow as tf
+
+    from .quantize import make_converter
+    from .runtimes import capture_c_output
+
+    converter = make_converter(model, rep_x)
+    x_debug = np.asarray(x_debug, dtype=np.float32)
+
+    def dataset():
+        for i in range(x_debug.shape[0]):
+            yield [x_debug[i : i + 1]]
+
+    with capture_c_output():
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
+        debugger.run()
+    dump = io.StringIO()
+    debugger.layer_statistics_dump(dump)
+    rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
+    layers = []
+    for row in rows:
+        scale = float(row["scale"])
+        rmse = float(np.sqrt(float(row["mean_squared_error"])))
+        layers.append(
+            {
+                "op": row["op_name"],
+                "layer": _layer_name(row["tensor_name"]),
+                "tensor": row["tensor_name"],
+                "tensor_index": int(row["tensor_idx"]),
+                "rmse": _r(rmse),
+                "scale": _r(scale),
+                "rmse_over_scale": _r(rmse / scale) if scale > 0 else None,
+                "mean_error": _r(float(row["mean_error"])),
+                "max_abs_error": _r(float(row["max_abs_error"])),
+            }
+        )
+    return layers
+
+
+def _layer_name(tensor: str) -> str:
+    """'seed_1/conv4_1/Relu;seed_1/conv4_1/...' -> 'conv4': the Keras layer a tensor came from."""
+    first = tensor.split(";")[0]
+    parts = first.split("/")
+    if len(parts) == 1:  # only the graph's final tensor lives outside the model's name scope
+        return "output"
+    name = parts[1]
+    stem, _, suffix = name.rpartition("_")
+    return stem if stem and suffix.isdigit() else name
+
+
+def debug_subset(n: int, k: int) -> np.ndarray:
+    """``k`` evenly spaced test indices: covers every user and class without randomness."""
+    if k <= 0 or n == 0:
+        return np.arange(0)
+    return np.unique(np.linspace(0, n - 1, min(k, n)).round().astype(int))
+
+
+# --------------------------------------------------------------------------- the ladder
+
+
+def parity_report(
+    model: Any,
+    tflite: bytes,
+    info: TfliteInfo,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: list[str],
+    rep_x: np.ndarray | None = None,
+    layer_windows: int = DEFAULT_LAYER_WINDOWS,
+) -> dict[str, Any]:
+    """Run every test window through the three rungs and compare them; no gates, no files."""
+    if len(y_test) == 0:
+        raise EdgekitError("test set: no held-out windows to check parity on; hold out users with --test-users")
+    timing: dict[str, float] = {}
+    start = time.perf_counter()
+    with progress.step(f"float Keras on {len(y_test)} test windows"):
+        t = time.perf_counter()
+        float_probs = np.asarray(model.predict(x_test, batch_size=256, verbose=0), dtype=np.float32)
+        timing["float_ms_per_window_batched"] = 1000.0 * (time.perf_counter() - t) / len(y_test)
+    x_int8 = quantize_input(x_test, info.input.scale, info.input.zero_point)
+    litert, tflm = LiteRTRunner(tflite), TFLMRunner(tflite)
+    outputs = {}
+    for runner in (litert, tflm):
+        with progress.step(f"{RUNG_TITLES[runner.name]} on {len(y_test)} test windows"):
+            t = time.perf_counter()
+            outputs[runner.name] = runner.run(x_int8)
+            timing[f"{runner.name}_ms_per_inference"] = 1000.0 * (time.perf_counter() - t) / len(y_test)
+    rungs: dict[str, dict[str, Any]] = {"float": {"probs": float_probs}}
+    for name, q in outputs.items():
+        rungs[name] = {"int8": q, "probs": dequantize(q, info.output.scale, info.output.zero_point)}
+    for rung in rungs.values():
+        rung["metrics"] = rung_metrics(rung["probs"], y_test, classes)
+
+    layers: list[dict[str, Any]] = []
+    subset = debug_subset(len(y_test), layer_windows if rep_x is not None else 0)
+    if subset.size:
+        with progress.step(f"per-layer error on {subset.size} test windows (QuantizationDebugger)"):
+            t = time.perf_counter()
+            layers = layer_errors(model, rep_x, x_test[subset])
+            timing["layer_debugger_s"] = time.perf_counter() - t
+    timing["total_s"] = time.perf_counter() - start
+
+    ranked = sorted((x for x in layers if x["rmse_over_scale"] is not None), key=lambda x: -x["rmse_over_scale"])
+    pairs = {f"{a}->{b}": pair_metrics(rungs[a], rungs[b], classes) for a, b in PAIRS}
+    runtime_pair = pairs["litert->tflm"]
+    differing = runtime_pair["int8_first_differing_windows"][:DIVERGENCE_WINDOWS]
+    runtime_pair["first_divergence"] = [
+        {"window": w, **found} for w, found in zip(differing, first_divergence(tflite, x_int8[differing]), strict=True)
+    ]
+    return {
+        "kind": "edgekit-parity",
+        "classes": list(classes),
+        "n_test": int(len(y_test)),
+        "input_quantization": {
+            "scale": info.input.scale,
+            "zero_point": info.input.zero_point,
+            "rule": "q = clamp(round_half_away_from_zero(x / scale) + zero_point, -128, 127)",
+            "saturated_fraction": _r(np.mean((x_int8 == -128) | (x_int8 == 127))),
+        },
+        "runtimes": {
+            "float": {"name": "float", "package": "keras", "version": artifacts.versions().get("keras", "unknown")},
+            "litert": litert.describe(),
+            "tflm": tflm.describe(),
+        },
+        "rungs": {name: rungs[name]["metrics"] for name in RUNGS},
+        "pairs": pairs,
+        "layers": {
+            "windows": int(subset.size),
+            "metric": "rmse_over_scale",
+            "all": layers,
+            "worst": ranked[:WORST_LAYERS],
+        },
+        "timing": {k: round(v, 3) for k, v in sorted(timing.items())},
+    }
+
+
+def apply_gates(report: dict[str, Any], max_drop_pp: float, require_bit_exact: bool,
+                max_int8_step: int = DEFAULT_MAX_INT8_STEP) -> dict[str, Any]:
+    """Add the gate verdicts to ``report``; the accuracy gate checks the worse int8 rung.
+
+    LiteRT requantizes some kernels (FULLY_CONNECTED, 1x1 CONV_2D) with one rounding and TFLM with
+    two (``SaturatingRoundingDoublingHighMul`` then ``RoundingDivideByPOT``), so on a few windows in a
+    thousand their int8 outputs differ by exactly one step; no resolver setting removes it. The
+    default runtime gate therefore bounds the step (a delegate or kernel bug shows up as many steps)
+    and bit-exactness is an opt-in gate for models that happen to have no such ties.
+    """
+    if not np.isfinite(max_drop_pp) or max_drop_pp < 0:
+        raise EdgekitError(f"--max-drop {max_drop_pp}: must be a non-negative number of percentage points")
+    if max_int8_step < 0:
+        raise EdgekitError(f"--max-int8-step {max_int8_step}: must be 0 or more int8 steps")
+    drops = {b: report["pairs"][f"float->{b}"]["accuracy_drop_pp"] for b in ("litert", "tflm")}
+    worst = max(drops, key=lambda k: (drops[k], k == "tflm"))
+    runtime = report["pairs"]["litert->tflm"]
+    differ, step = runtime["int8_windows_differ"], runtime["int8_max_step_diff"]
+    report["gates"] = {
+        "accuracy_drop_pp": {
+            "value": drops[worst], "rung": worst, "threshold": _r(max_drop_pp), "passed": drops[worst] <= max_drop_pp,
+        },
+        "int8_step": {"value": step, "threshold": int(max_int8_step), "passed": step <= max_int8_step},
+        "bit_exact": {
+            "value": differ, "threshold": 0, "required": bool(require_bit_exact),
+            "passed": differ == 0 or not require_bit_exact,
+        },
+    }
+    report["passed"] = all(g["passed"] for g in report["gates"].values())
+    return report
+
+
+def check_gates(report: dict[str, Any], where: str = PARITY_JSON) -> None:
+    """Raise GateFailed with one line per the house style when a gate in ``report`` failed."""
+    failures = []
+    drop = report["gates"]["accuracy_drop_pp"]
+    if not drop["passed"]:
+        failures.append(
+            f"accuracy drop float -> {RUNG_TITLES[drop['rung']]} is {drop['value']:.2f} pp, "
+            f"above --max-drop {drop['threshold']:.2f} pp"
+        )
+    ops = sorted({d["op"] for d in report["pairs"]["litert->tflm"].get("first_divergence", []) if d["op"]})
+    where_op = f" (first at {', '.join(ops)})" if ops else ""
+    step = report["gates"]["int8_step"]
+    if not step["passed"]:
+        failures.append(
+            f"int8 outputs of LiteRT and TFLM differ by up to {step['value']} steps{where_op}, "
+            f"above --max-int8-step {step['threshold']}"
+        )
+    exact = report["gates"]["bit_exact"]
+    if not exact["passed"]:
+        failures.append(
+            f"int8 outputs of LiteRT and TFLM differ in {exact['value']} of {report['n_test']} windows{where_op}, "
+            "--require-bit-exact allows 0"
+        )
+    if failures:
+        raise GateFailed(f"parity: {'; '.join(failures)}; see {where}")
+
+
+def run_parity(
+    run_dir: Path,
+    max_drop_pp: float = 1.0,
+    require_bit_exact: bool = False,
+    max_int8_step: int = DEFAULT_MAX_INT8_STEP,
+    layer_windows: int = DEFAULT_LAYER_WINDOWS,
+    enforce: bool = True,
+) -> dict[str, Any]:
+    """Parity of a quantized run on its held-out test users; writes parity.json and parity.md.
+
+    Gates are checked after the files are written, so a failing run can still be inspected.
+    ``enforce=False`` returns the report with failed gates instead of raising (the CLI prints the
+    table first, then calls :func:`check_gates`).
+    """
+    from .data.prepare import prepare_run
+    from .model import load_model
+    from .quantize import DEFAULT_REPRESENTATIVE, load_quantized, representative_indices
+
+    run_dir = Path(run_dir)
+    if not np.isfinite(max_drop_pp) or max_drop_pp < 0:
+        raise EdgekitError(f"--max-drop {max_drop_pp}: must be a non-negative number of percentage points")
+    tflite, info, contract = load_quantized(run_dir)
+    manifest = artifacts.load_manifest(run_dir)
+    with progress.step("loading model and test windows"):
+        model = load_model(run_dir)
+        prepared = prepare_run(run_dir)
+    qsection = manifest.get("quantize", {})
+    rep_idx = representative_indices(
+        prepared.y_train, int(qsection.get("representative_requested", DEFAULT_REPRESENTATIVE)),
+        int(qsection.get("seed", 0)),
+    )
+    report = parity_report(
+        model, tflite, info, prepared.x_test, prepared.y_test, contract.labels,
+        rep_x=prepared.x_train[rep_idx], layer_windows=layer_windows,
+    )
+    report["tflite_sha256"] = artifacts.sha256_bytes(tflite)
+    report["test_users"] = sorted(int(u) for u in np.unique(prepared.subject_test))
+    apply_gates(report, max_drop_pp, require_bit_exact, max_int8_step)
+    artifacts.write_json_atomic(run_dir / PARITY_JSON, report)
+    artifacts.write_text_atomic(run_dir / PARITY_MD, render_markdown(report))
+    if enforce:
+        check_gates(report, str(run_dir / PARITY_JSON))
+    return report
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def _runtime_label(report: dict[str, Any], rung: str) -> str:
+    rt = report["runtimes"][rung]
+    extra = f", {rt['resolver']}" if rt.get("resolver") else ""
+    return f"{rt['package']} {rt['version']}{extra}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The compact table the CLI prints."""
+    users = report.get("test_users")
+    lines = [f"parity on {report['n_test']} held-out windows" + (f" (users {_users(users)})" if users else "")]
+    lines.append(f"{'rung':<14}{'accuracy':>9}{'macro F1':>10}  runtime")
+    for rung in RUNGS:
+        m = report["rungs"][rung]
+        runtime = _runtime_label(report, rung)
+        lines.append(f"{RUNG_TITLES[rung]:<14}{m['accuracy']:>9.4f}{m['macro_f1']:>10.4f}  {runtime}")
+    lines.append(f"{'step':<18}{'drop pp':>8}{'top-1 agree':>12}{'mean|dp|':>10}{'max|dp|':>9}{'int8 differ':>12}")
+    for a, b in PAIRS:
+        p = report["pairs"][f"{a}->{b}"]
+        differ = str(p["int8_windows_differ"]) if "int8_windows_differ" in p else "-"
+        lines.append(
+            f"{a + ' -> ' + b:<18}{p['accuracy_drop_pp']:>8.2f}{p['top1_agreement']:>12.4f}"
+            f"{p['prob_abs_diff_mean']:>10.4f}{p['prob_abs_diff_max']:>9.4f}{differ:>12}"
+        )
+    divergence = _divergence_text(report)
+    if divergence:
+        lines.append(divergence)
+    worst = report["layers"]["worst"][:3]
+    if worst:
+        named = ", ".join(f"{x['layer']} ({x['op']}) {x['rmse_over_scale']:.3f}" for x in worst)
+        lines.append(f"worst layers (RMSE/scale): {named}")
+    if "tflm_ms_per_inference" in report.get("timing", {}):
+        lines.append(f"desktop TFLM: {report['timing']['tflm_ms_per_inference']:.2f} ms/inference")
+    if "gates" in report:
+        lines.append(_gate_line(report))
+    return "\n".join(lines)
+
+
+def _divergence_text(report: dict[str, Any]) -> str:
+    found = report["pairs"]["litert->tflm"].get("first_divergence", [])
+    if not found:
+        return ""
+    spots = ", ".join(f"window {d['window']} at op {d['op_index']} {d['op']} (max {d['max_step']} step)" for d in found)
+    return f"LiteRT vs TFLM first differ: {spots}"
+
+
+def _gate_line(report: dict[str, Any]) -> str:
+    drop, exact = report["gates"]["accuracy_drop_pp"], report["gates"]["bit_exact"]
+    step = report["gates"]["int8_step"]
+    bit = "not required" if not exact["required"] else ("ok" if exact["passed"] else "FAILED")
+    return (
+        f"gates: accuracy drop {drop['value']:.2f} pp <= {drop['threshold']:.2f} pp "
+        f"{'ok' if drop['passed'] else 'FAILED'}; LiteRT vs TFLM max {step['value']} int8 step <= "
+        f"{step['threshold']} {'ok' if step['passed'] else 'FAILED'}; "
+        f"bit-exact ({exact['value']} windows differ) {bit}"
+    )
+
+
+def _users(users: list[int]) -> str:
+    if users == list(range(users[0], users[-1] + 1)):
+        return f"{users[0]}-{users[-1]}"
+    return ",".join(map(str, users))
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """parity.md: the same numbers as parity.json, as tables a reviewer can read."""
+    classes = report["classes"]
+    out = ["# Parity: float vs int8 LiteRT vs int8 TFLM", ""]
+    if report.get("tflite_sha256"):
+        out += [f"Model `model_int8.tflite` sha256 `{report['tflite_sha256']}`, {report['n_test']} held-out windows"
+                + (f" from users {_users(report['test_users'])}." if report.get("test_users") else "."), ""]
+    out += ["| rung | accuracy | macro F1 | runtime |", "|---|---:|---:|---|"]
+    for rung in RUNGS:
+        m = report["rungs"][rung]
+        runtime = _runtime_label(report, rung)
+        out.append(f"| {RUNG_TITLES[rung]} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {runtime} |")
+    out += ["", "| step | accuracy drop (pp) | top-1 agreement | mean abs prob diff | max abs prob diff "
+            "| int8 windows differ |", "|---|---:|---:|---:|---:|---:|"]
+    for a, b in PAIRS:
+        p = report["pairs"][f"{a}->{b}"]
+        out.append(
+            f"| {a} -> {b} | {p['accuracy_drop_pp']:.2f} | {p['top1_agreement']:.4f} | {p['prob_abs_diff_mean']:.5f} "
+            f"| {p['prob_abs_diff_max']:.5f} | {p.get('int8_windows_differ', '-')} |"
+        )
+    divergence = _divergence_text(report)
+    if divergence:
+        out += ["", divergence + "."]
+    out += ["", "## Per-class F1", "", "| class | float | LiteRT | TFLM | change float -> TFLM |",
+            "|---|---:|---:|---:|---:|"]
+    for c in classes:
+        f = [report["rungs"][r]["f1"][c] for r in RUNGS]
+        change = report["pairs"]["float->tflm"]["f1_change"][c]
+        out.append(f"| {c} | {f[0]:.4f} | {f[1]:.4f} | {f[2]:.4f} | {change:+.4f} |")
+    for rung in ("float", "tflm"):
+        out += ["", f"## Confusion matrix, {RUNG_TITLES[rung]} (rows: true, columns: predicted)", "",
+                "| true \\ predicted | " + " | ".join(classes) + " |", "|---|" + "---:|" * len(classes)]
+        for c, row in zip(classes, report["rungs"][rung]["confusion"], strict=True):
+            out.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+    layers = report["layers"]
+    if layers["all"]:
+        out += ["", f"## Per-layer int8 error ({layers['windows']} test windows, QuantizationDebugger)", "",
+                "| op | layer | RMSE/scale | RMSE | scale | max abs error |", "|---|---|---:|---:|---:|---:|"]
+        for x in layers["all"]:
+            ros = "-" if x["rmse_over_scale"] is None else f"{x['rmse_over_scale']:.3f}"
+            out.append(f"| {x['op']} | {x['layer']} | {ros} | {x['rmse']:.5f} | {x['scale']:.5f} "
+                       f"| {x['max_abs_error']:.5f} |")
+    if "gates" in report:
+        out += ["", "## Gates", "", _gate_line(report), "", f"Passed: **{'yes' if report['passed'] else 'no'}**"]
+    out.append("")
+    return "\n".join(out)
