@@ -144,6 +144,7 @@ def build_run(
     from .firmware import generate_firmware
     from .parity import check_gates, run_parity
     from .quantize import load_quantized, quantize_run
+    from .report import write_report
 
     config = config or TrainConfig()
     config.validate()
@@ -153,7 +154,8 @@ def build_run(
         parse_axis_map(axis_map)
     if selftest < 0:
         raise EdgekitError(f"--selftest {selftest}: must be 0 (off) or a number of windows")
-    estimate_fit(board, config)
+    with progress.step("checking the model fits the board"):
+        estimate_fit(board, config)
     _check_norm_source(data, norm_from)
     failed = out.with_name(out.name + ".failed")
     with artifacts.staged_dir(out, force=force) as stage:
@@ -176,6 +178,8 @@ def build_run(
         summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests)
         summary["calibration"] = calibration
         artifacts.update_manifest(stage, build=summary)
+        with progress.step("writing report.html"):
+            write_report(stage)
         (stage / ".pid").unlink(missing_ok=True)
     if artifacts.is_edgekit_dir(failed):  # a folder of that name that edgekit did not write stays untouched
         shutil.rmtree(failed, ignore_errors=True)

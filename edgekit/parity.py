@@ -331,6 +331,9 @@ def run_parity(
     apply_gates(report, max_drop_pp, require_bit_exact, max_int8_step)
     artifacts.write_json_atomic(run_dir / PARITY_JSON, report)
     artifacts.write_text_atomic(run_dir / PARITY_MD, render_markdown(report))
+    from .report import write_report
+
+    write_report(run_dir)
     if enforce:
         check_gates(report, str(run_dir / PARITY_JSON))
     return report

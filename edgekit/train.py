@@ -12,7 +12,11 @@ Training is repeatable: ``--seed`` seeds every RNG and turns on TF's determinist
 
 from __future__ import annotations
 
+import io
+import json
+import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +136,7 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
     probs = model.predict(prepared.x_test, batch_size=1024, verbose=0)
     metrics = evaluate(probs, prepared.y_test, prepared.contract.labels)
     metrics["partition"] = "test"
-    model.save(stage / MODEL_KERAS)
+    save_model(model, stage / MODEL_KERAS)
     artifacts.write_json_atomic(stage / METRICS, metrics)
     artifacts.write_json_atomic(stage / HISTORY, history)
     manifest = {
@@ -153,7 +157,46 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
         "cache_key": cache_key(source, config, seed),
     }
     artifacts.write_json_atomic(stage / MANIFEST, manifest)
+    from .report import write_report
+
+    write_report(stage)
     return manifest
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Write ``model.keras`` so that the same weights always give the same bytes.
+
+    Keras stamps the save time into metadata.json, numbers shared objects in config.json by their
+    Python ``id()`` and dates every zip entry, so two identical models never compared equal byte for
+    byte. Here the time is dropped, the ids are renumbered in order of appearance (what loading needs
+    is only which references are the same object) and every entry gets the zip epoch as its date.
+    """
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix=".keras-", dir=path.parent) as tmp:
+        raw = Path(tmp) / path.name
+        model.save(raw)
+        with zipfile.ZipFile(raw) as src:
+            entries = [(info, src.read(info)) for info in src.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as dst:
+        for info, data in entries:
+            if info.filename == "config.json":
+                data = json.dumps(_renumber_shared_ids(json.loads(data), {})).encode()
+            elif info.filename == "metadata.json":
+                data = json.dumps({k: v for k, v in json.loads(data).items() if k != "date_saved"}).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = info.compress_type
+            dst.writestr(entry, data)
+    artifacts.write_bytes_atomic(path, buffer.getvalue())
+
+
+def _renumber_shared_ids(node: Any, ids: dict[int, int]) -> Any:
+    if isinstance(node, dict):
+        return {key: ids.setdefault(value, len(ids) + 1) if key == "shared_object_id"
+                else _renumber_shared_ids(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_ids(value, ids) for value in node]
+    return node
 
 
 def train_run(data: str | Path | None, out: Path, config: TrainConfig | None = None, seed: int = 0,
