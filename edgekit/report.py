@@ -193,8 +193,9 @@ def _verdict(parity: Any, manifest: dict[str, Any]) -> dict[str, str]:
         return {"status": "fail", "text": "Parity gates passed, but the model does not fit the board."}
     exact = parity["gates"].get("bit_exact", {})
     if exact.get("value"):
+        step = parity["gates"].get("int8_step", {}).get("value", "?")
         return {"status": "ok", "text": f"Parity gates passed; LiteRT and TFLM were not required to be bit-exact "
-                                        f"and {_differ(exact['value'])}."}
+                                        f"and {_differ(exact['value'])} (by at most {step} int8 step)."}
     return {"status": "ok", "text": "All parity gates passed: int8 on TFLM agrees with the float model."}
 
 
@@ -376,6 +377,10 @@ def _gates(parity: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"name": _gate_title("accuracy_drop_pp"),
                      "value": f"{_signed(drop['value'])} pp ({RUNG_TITLES.get(drop.get('rung'), drop.get('rung'))})",
                      "rule": f"≤ {drop['threshold']:.2f} pp", "passed": drop["passed"]})
+    step = gates.get("int8_step")
+    if step:
+        rows.append({"name": _gate_title("int8_step"), "value": f"max {step['value']} int8 step",
+                     "rule": f"≤ {step['threshold']} step", "passed": step["passed"]})
     exact = gates.get("bit_exact")
     if exact:
         rule = "0 windows differ" if exact.get("required", True) else "not required"
@@ -385,7 +390,8 @@ def _gates(parity: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _gate_title(name: str) -> str:
-    return {"accuracy_drop_pp": "accuracy drop float → int8", "bit_exact": "LiteRT = TFLM bit-exact"}.get(name, name)
+    return {"accuracy_drop_pp": "accuracy drop float → int8", "int8_step": "LiteRT vs TFLM int8 difference",
+            "bit_exact": "LiteRT = TFLM bit-exact"}.get(name, name)
 
 
 def _confusions(parity: dict[str, Any], classes: list[str]) -> list[dict[str, Any]]:
