@@ -99,7 +99,7 @@ def test_prenormalised_data_needs_norm_from(tmp_path):
 @pytest.mark.slow
 def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path, tmp_path: Path):
     """Seed model, 3 epochs on the real WISDM windows (users 29-36 held out), calibrated on the real
-    watch recording, through every gate with the defaults (drop <= 1 pp, LiteRT == TFLM bit-exact)."""
+    watch recording, through every gate with the defaults (drop <= 1 pp, LiteRT vs TFLM within 1 step)."""
     out = tmp_path / "wisdm"
     summary = build_run("nano33", wisdm_windows, out, TrainConfig(epochs=3, min_epochs=1, patience=2), seed=0,
                         norm_from=wisdm_raw, selftest=4)
@@ -108,7 +108,8 @@ def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path,
     assert report["test_users"] == list(range(29, 37)) and report["n_test"] == 3500
     assert report["rungs"]["float"]["accuracy"] > 0.6
     assert summary["accuracy_drop_pp"] <= 1.0
-    assert report["pairs"]["litert->tflm"]["int8_windows_differ"] == 0 and report["passed"]
+    runtime = report["pairs"]["litert->tflm"]
+    assert runtime["int8_max_step_diff"] <= 1 and runtime["top1_agreement"] >= 0.999 and report["passed"]
     ops = json.loads((out / "manifest.json").read_text())["contract"]["quant"]["ops"]
     assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(ops)
     calibration = summary["calibration"]
