@@ -143,6 +143,7 @@ def build_run(
     """Run every stage into a staged folder and return the build summary."""
     from .firmware import generate_firmware
     from .parity import check_gates, run_parity
+    from .profile import profile_run
     from .quantize import load_quantized, quantize_run
     from .report import write_report
 
@@ -177,7 +178,10 @@ def build_run(
                                        axis_map=axis_map, selftest=tests)
         summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests)
         summary["calibration"] = calibration
-        artifacts.update_manifest(stage, build=summary)
+        with progress.step("estimating the latency on the board (edgekit profile)"):
+            profile = profile_run(stage, board.name)
+        summary["estimate"] = _latency(profile)
+        artifacts.update_manifest(stage, build=summary, profile=profile)
         with progress.step("writing report.html"):
             write_report(stage)
         (stage / ".pid").unlink(missing_ok=True)
@@ -231,6 +235,15 @@ def _summary(stage: Path, out: Path, board: Board, report: dict[str, Any], tflit
     }
 
 
+def _latency(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """The profile's on-board time range, kept in the build summary (None without a cost model)."""
+    est = profile.get("estimate") or {}
+    if not est.get("available"):
+        return None
+    return {"ms": [round(1000 * s, 1) for s in est["seconds"]], "duty_cycle": est["duty_cycle"],
+            "instructions": est["instructions"], "kernels": est["kernels"]}
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The lines ``edgekit build`` ends with."""
     return "\n".join([
@@ -241,6 +254,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['int8_windows_differ']} windows differ LiteRT vs TFLM (max {summary['int8_max_step_diff']} step)",
         f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes (TFLM)",
         f"fit              {summary['fit_summary']}",
+        *([f"latency          {est['ms'][0]:.0f}-{est['ms'][1]:.0f} ms per inference on the board (estimate, "
+           f"{est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"]
+          if (est := summary.get("estimate")) else []),
         f"sketch           {summary['sketch']}",
     ])
 
