@@ -9,6 +9,7 @@ edgekit never replaces a folder it did not create unless asked to (``force``).
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -31,6 +32,11 @@ PARITY_MD = "parity.md"
 FIRMWARE_DIR = "firmware"
 REPORT_HTML = "report.html"
 MANIFEST_KIND = "edgekit-run"
+# Everything edgekit writes into a run folder. Anything else found there is the user's, and replacing the
+# folder would delete it, so a rerun refuses without --force: add a new artifact's name here.
+ARTIFACT_NAMES = frozenset({MANIFEST, MODEL_KERAS, METRICS, HISTORY, MODEL_TFLITE, PARITY_JSON, PARITY_MD,
+                            FIRMWARE_DIR, REPORT_HTML})
+STALE_STAGE_S = 24 * 3600  # a stage this old is a leftover even if its owner's pid now belongs to another process
 
 
 def sha256_file(path: Path) -> str:
@@ -111,6 +117,10 @@ def is_edgekit_dir(path: Path) -> bool:
 def check_output_dir(out: Path, force: bool = False) -> None:
     """Refuse an output path edgekit must not replace, before any work is done."""
     out = Path(out)
+    parent = out.resolve().parent
+    blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise EdgekitError(f"--out {out}: {blocker} is a file, not a folder; choose an --out inside a folder")
     if out.exists() and not out.is_dir():
         raise EdgekitError(f"--out {out}: is a file, not a folder; choose a folder path")
     if out.is_dir() and any(out.iterdir()) and not is_edgekit_dir(out) and not force:
@@ -118,11 +128,42 @@ def check_output_dir(out: Path, force: bool = False) -> None:
             f"--out {out}: folder exists and was not created by edgekit; "
             "choose a new folder or pass --force to replace it"
         )
-    parent = out.resolve().parent
+    if out.is_dir() and not force:
+        _refuse_losing_user_files(out)
     if not parent.exists():
         raise EdgekitError(f"--out {out}: parent folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
         raise EdgekitError(f"--out {out}: parent folder {parent} is not writable; choose another --out")
+
+
+def _refuse_losing_user_files(out: Path) -> None:
+    """Replacing an edgekit folder deletes it: refuse when it holds files edgekit did not write."""
+    lost = user_files(out)
+    if lost:
+        more = f" and {len(lost) - 4} more" if len(lost) > 4 else ""
+        raise EdgekitError(
+            f"--out {out}: replacing it would delete {', '.join(lost[:4])}{more}, which edgekit did not write "
+            "(or which were edited by hand); move them out of the folder, or pass --force to replace it anyway"
+        )
+
+
+def user_files(run: Path) -> list[str]:
+    """What in edgekit folder ``run`` is not edgekit's output as written: unknown entries, edited sketch files."""
+    run = Path(run)
+    found = [p.name for p in sorted(run.iterdir()) if p.name not in ARTIFACT_NAMES and not p.name.startswith(".")]
+    firmware = run / FIRMWARE_DIR
+    if firmware.is_dir():
+        from .firmware import sketch_edits
+
+        for sketch in sorted(firmware.iterdir()):
+            if sketch.name.startswith("."):
+                continue
+            edits = sketch_edits(sketch, added=True) if sketch.is_dir() else None
+            if edits is None:
+                found.append(f"{FIRMWARE_DIR}/{sketch.name}")
+            else:
+                found.extend(f"{FIRMWARE_DIR}/{sketch.name}/{name}" for name in edits)
+    return found
 
 
 @contextlib.contextmanager
@@ -134,9 +175,9 @@ def staged_dir(out: Path, force: bool = False) -> Iterator[Path]:
     killed run are removed on the next run, which is what makes a rerun recover on its own.
     """
     out = Path(out)
+    recover_stale(out)  # first: a folder displaced by a killed swap is back before it is checked
     check_output_dir(out, force)
     parent = out.resolve().parent
-    recover_stale(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".edgekit-stage-{out.name}-", dir=parent))
     try:
         yield tmp
@@ -159,12 +200,13 @@ def recover_stale(out: Path) -> None:
     parent = out.resolve().parent
     if not parent.is_dir():
         return
-    for old in sorted(parent.glob(f".edgekit-old-{out.name}-*")):
+    name = glob.escape(out.name)  # a run called 'exp[2]' is a name, not a pattern
+    for old in sorted(parent.glob(f".edgekit-old-{name}-*")):
         if not out.exists() and is_edgekit_dir(old):
             os.replace(old, out)
         else:
             shutil.rmtree(old, ignore_errors=True)
-    for stage in parent.glob(f".edgekit-stage-{out.name}-*"):
+    for stage in parent.glob(f".edgekit-stage-{name}-*"):
         if not _pid_alive_lock(stage):
             shutil.rmtree(stage, ignore_errors=True)
 
@@ -173,9 +215,15 @@ def _pid_alive_lock(stage: Path) -> bool:
     """A stage older than a day or without a live owner is stale; the owner writes its pid into it."""
     lock = stage / ".pid"
     try:
+        age = time.time() - stage.stat().st_mtime
+    except OSError:
+        return False
+    if age > STALE_STAGE_S:
+        return False
+    try:
         pid = int(lock.read_text())
     except (OSError, ValueError):
-        return time.time() - stage.stat().st_mtime < 5
+        return age < 5  # just created: the owner writes its pid right after mkdtemp
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -196,6 +244,11 @@ def load_manifest(run: Path) -> dict[str, Any]:
         raise EdgekitError(f"{run}: artifact folder not found; create one with 'edgekit train --out {run}'")
     if not run.is_dir():
         raise EdgekitError(f"{run}: is a file, not an artifact folder; pass the folder 'edgekit train' wrote")
+    if not (run / MANIFEST).is_file():
+        raise EdgekitError(
+            f"{run}: not an edgekit artifact folder (no {MANIFEST}); pass a folder written by "
+            "'edgekit train' or 'edgekit build'"
+        )
     manifest = read_json(run / MANIFEST, "manifest.json (not an edgekit artifact folder)")
     if not isinstance(manifest, dict) or manifest.get("kind") != MANIFEST_KIND:
         raise EdgekitError(f"{run / MANIFEST}: not an edgekit manifest; pass a folder written by 'edgekit train'")

@@ -31,10 +31,14 @@ AXES = ("x", "y", "z")
 SAMPLERS = ("mbed-rtos-thread", "none")
 LED_KINDS = ("rgb", "single", "none")
 IMU_UNITS = ("g", "m/s^2")
+# How the firmware talks to the IMU (a per-driver block in the sketch templates): "arduino-imu" is the
+# IMU.begin() / IMU.readAcceleration(x, y, z) API of the Arduino_LSM* and BMI270 libraries; "bhy2" is the
+# Nicla Sense ME's BHI260AP sensor hub (BHY2.begin(), BHY2.update(), SensorXYZ in raw LSB).
+IMU_DRIVERS = ("arduino-imu", "bhy2")
 
 _SIZE_UNITS = {"B": 1, "KiB": 1024, "KB": 1024, "MiB": 1024**2, "MB": 1024**2}
 _FREQ_UNITS = {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6}
-_QUANTITY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z][A-Za-z/^0-9]*)\s*")
+_QUANTITY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z][A-Za-z/^0-9]*)\s*", re.ASCII)
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IDENT_DASH = re.compile(r"[A-Za-z0-9_-]+")
@@ -70,6 +74,8 @@ class Imu:
     axis_map: tuple[str, str, str]  # model axis x, y, z <- signed board axis
     mounting: str  # how to wear the board for axis_map to hold (goes into the sketch README)
     not_found: str  # EK,ERROR text when begin() fails
+    driver: str = "arduino-imu"  # one of IMU_DRIVERS
+    extra_libraries: tuple[Library, ...] = ()  # what the IMU library includes and a sketch.yaml must pin too
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,8 @@ class Board:
     @property
     def libraries(self) -> list[Library]:
         """Every pinned library the sketch needs (TFLM first)."""
-        return [lib for lib in (self.tflm, self.imu.library if self.imu else None) if lib is not None]
+        imu = [self.imu.library, *self.imu.extra_libraries] if self.imu else []
+        return [lib for lib in (self.tflm, *imu) if lib is not None]
 
     @property
     def model_flash_budget(self) -> int:
@@ -167,7 +174,9 @@ def parse_axis_map(text: str | list[str] | tuple[str, ...], source: str = "--axi
     for item in items:
         axis = item[1:] if item[:1] in "+-" else item
         if axis not in AXES:
-            raise EdgekitError(f"{source} '{_show(text)}': '{item}' is not x, y or z (optionally signed); {example}")
+            raise EdgekitError(
+                f"{source} '{_show(text)}': '{_show(item)}' is not x, y or z (optionally signed); {example}"
+            )
         seen.append(axis)
     if sorted(seen) != list(AXES):
         raise EdgekitError(f"{source} '{_show(text)}': each of x, y, z must appear exactly once; {example}")
@@ -175,7 +184,12 @@ def parse_axis_map(text: str | list[str] | tuple[str, ...], source: str = "--axi
 
 
 def _show(text: str | list[str] | tuple[str, ...]) -> str:
-    return text if isinstance(text, str) else ",".join(str(t) for t in text)
+    return _printable(text if isinstance(text, str) else ",".join(str(t) for t in text))
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped ('\\n'), so an error quoting the user's input stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def axis_map_sources(axis_map: tuple[str, str, str]) -> list[tuple[int, bool]]:
@@ -208,6 +222,8 @@ def load_board(name_or_path: str | Path) -> Board:
         raise EdgekitError(f"{path}: cannot read board file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise EdgekitError(f"{path}: not valid TOML ({exc}); fix the board file") from None
+    except RecursionError:  # tomllib recurses per nesting level of arrays and inline tables
+        raise EdgekitError(f"{path}: not valid TOML (nested too deeply); fix the board file") from None
     return _Parser(path, data).board()
 
 
@@ -235,7 +251,7 @@ _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     "imu": (
         {"chip", "library", "version", "header", "object", "class", "units", "range", "native_rate", "axis_map",
          "mounting", "not_found"},
-        set(),
+        {"driver", "extra_libraries"},
     ),
     "led": ({"kind", "pins", "active_low"}, set()),
     "platformio": ({"platform", "board", "framework"}, set()),
@@ -251,7 +267,7 @@ class _Parser:
     _checked: set[str] = field(default_factory=set)
 
     def fail(self, key: str, problem: str) -> EdgekitError:
-        return EdgekitError(f"{self.path}: {key}: {problem}")
+        return EdgekitError(_printable(f"{self.path}: {key}: {problem}"))
 
     def section(self, name: str) -> dict[str, Any] | None:
         table = self.data if name == "" else self.data.get(name)
@@ -273,6 +289,8 @@ class _Parser:
         value = self.data[name][key] if name else self.data[key]
         if not isinstance(value, str) or not value.strip():
             raise self.fail(_dotted(name, key), "must be a non-empty string")
+        if not value.isprintable():  # board texts end up in C++ comments and strings: a newline would break out
+            raise self.fail(_dotted(name, key), "must be one line of printable text (no newlines, no control codes)")
         if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(_dotted(name, key), f"'{value}' has characters that are not allowed here")
         return value
@@ -291,7 +309,10 @@ class _Parser:
         number, unit = match.groups()
         if unit not in units:
             raise self.fail(_dotted(name, key), f"unknown unit '{unit}'; use one of {', '.join(units)}")
-        return float(number) * units[unit]
+        result = float(number) * units[unit]
+        if not 0 < result < 1e15:  # zero, or so many digits that it is a typo (float('9' * 400) is inf)
+            raise self.fail(_dotted(name, key), f"'{value}' is out of range; give a {what} above 0 and below 1e15")
+        return result
 
     def size(self, name: str, key: str) -> int:
         value = self.quantity(name, key, _SIZE_UNITS, "size")
@@ -369,7 +390,28 @@ class _Parser:
             axis_map=axis_map,
             mounting=self.string("imu", "mounting"),
             not_found=self.string("imu", "not_found", _MESSAGE),
+            driver=self.choice("imu", "driver", IMU_DRIVERS) if "driver" in self.data["imu"] else "arduino-imu",
+            extra_libraries=self.extra_libraries(),
         )
+
+    def extra_libraries(self) -> tuple[Library, ...]:
+        """[[imu.extra_libraries]] tables: name, version, header, each checked like the IMU library's."""
+        tables = self.data["imu"].get("extra_libraries", [])
+        usage = 'must be [[imu.extra_libraries]] tables with name, version and header'
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise self.fail("imu.extra_libraries", usage)
+        libraries = []
+        for i, table in enumerate(tables):
+            if set(table) != {"name", "version", "header"}:
+                raise self.fail(f"imu.extra_libraries[{i}]", f"{usage} (got keys {', '.join(sorted(table))})")
+            where = f"imu.extra_libraries[{i}]"
+            checked = _Parser(self.path, {where: table})
+            libraries.append(Library(
+                name=checked.string(where, "name", _IDENT),
+                version=checked.string(where, "version", _VERSION),
+                header=checked.string(where, "header", _HEADER),
+            ))
+        return tuple(libraries)
 
     def led(self) -> Led:
         kind = self.choice("led", "kind", LED_KINDS)

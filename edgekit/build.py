@@ -180,6 +180,8 @@ def build_run(
         summary["calibration"] = calibration
         with progress.step("estimating the latency on the board (edgekit profile)"):
             profile = profile_run(stage, board.name)
+        if isinstance(profile.get("run"), dict):  # the stage's temporary name would be stale once swapped in
+            profile["run"]["dir"] = str(out)
         summary["estimate"] = _latency(profile)
         artifacts.update_manifest(stage, build=summary, profile=profile)
         with progress.step("writing report.html"):

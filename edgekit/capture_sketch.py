@@ -34,6 +34,11 @@ def capture_context(board: Board, rate_hz: float = DEFAULT_RATE_HZ, axis_map: st
     """
     if board.imu is None:
         raise EdgekitError(f"--board {board.name}: has no IMU in its board file, so there is nothing to capture")
+    if board.imu.driver != "arduino-imu":
+        raise EdgekitError(
+            f"--board {board.name}: the capture-only sketch supports readAcceleration() IMU libraries, not "
+            f"{board.imu.driver}; flash the 'edgekit build' sketch (it streams samples too) and capture without --flash"
+        )
     period_ms = 1000.0 / rate_hz if rate_hz > 0 else 0.0
     if rate_hz <= 0 or abs(period_ms - round(period_ms)) > 1e-9 or round(period_ms) < 1:
         raise EdgekitError(f"capture rate {rate_hz:g} Hz: must give a whole number of milliseconds, e.g. 20 Hz")

@@ -11,6 +11,7 @@ the pins; that step may fail offline without stopping a flash whose profile is a
 from __future__ import annotations
 
 import collections
+import json
 import re
 import shlex
 import shutil
@@ -149,17 +150,21 @@ def read_profile(sketch: Path, wanted: str | None = None) -> SketchProfile:
         raise EdgekitError(
             f"{path}: not found; flash needs the sketch folder 'edgekit build' wrote (it has sketch.yaml)"
         )
-    data = parse_simple_yaml(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise EdgekitError(f"{path}: not UTF-8 text; regenerate the sketch with 'edgekit build'") from None
+    data = parse_simple_yaml(text, str(path))
     profiles = data.get("profiles") if isinstance(data, dict) else None
     if not isinstance(profiles, dict) or not profiles:
         raise EdgekitError(f"{path}: no 'profiles:' section; regenerate the sketch with 'edgekit build'")
     name = wanted or data.get("default_profile") or (next(iter(profiles)) if len(profiles) == 1 else None)
-    if name not in profiles:
+    if not isinstance(name, str) or name not in profiles:  # a nested block under default_profile is no name
         choices = ", ".join(sorted(profiles))
         raise EdgekitError(f"{path}: no profile {name!r} (profiles: {choices}); set default_profile in sketch.yaml")
     profile = profiles[name] or {}
     fqbn = profile.get("fqbn") if isinstance(profile, dict) else None
-    if not fqbn:
+    if not fqbn or not isinstance(fqbn, str):
         raise EdgekitError(f"{path}: profile {name!r} has no fqbn; regenerate the sketch with 'edgekit build'")
     platforms = tuple(_platform_names(profile.get("platforms")))
     libraries = tuple(str(lib) for lib in profile.get("libraries") or () if not isinstance(lib, dict))
@@ -198,11 +203,38 @@ def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None)
         named = [p for p in sketches if board in p.name]
         sketches = named if len(named) == 1 else sketches
     if len(sketches) == 1:
+        problem = stale_sketch(run, sketches[0])
+        if problem is not None:
+            raise EdgekitError(problem)
         return sketches[0]
     if not sketches:
         raise EdgekitError(f"--run {run}: no sketch folder (with a .ino of the same name) in {firmware}")
     names = ", ".join(p.name for p in sketches)
     raise EdgekitError(f"--run {run}: several sketches in {firmware} ({names}); pass --sketch DIR")
+
+
+def stale_sketch(run: Path, sketch: Path) -> str | None:
+    """Why ``sketch`` does not hold ``run``'s current int8 model, or None (also when a record is missing).
+
+    'edgekit quantize RUN' after 'edgekit build' replaces the run's model but not the sketch generated
+    from the old one: flashing it would put a model on the board that the run's parity report is not
+    about, and 'edgekit verify' would only notice afterwards.
+    """
+    from .artifacts import MANIFEST
+    from .firmware import SKETCH_MANIFEST
+
+    try:
+        run_sha = json.loads((run / MANIFEST).read_text(encoding="utf-8"))["contract"]["quant"]["tflite_sha256"]
+        sketch_sha = json.loads((sketch / SKETCH_MANIFEST).read_text(encoding="utf-8"))["model"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not run_sha or not sketch_sha or run_sha == sketch_sha:
+        return None
+    return (
+        f"--run {run}: {FIRMWARE_DIR}/{sketch.name} holds int8 model {str(sketch_sha)[:12]} but the run's model "
+        f"is {str(run_sha)[:12]} (re-quantized after the sketch was generated); regenerate the sketch with "
+        f"'edgekit build --board BOARD --out {run}'"
+    )
 
 
 # ---------------------------------------------------------------- commands
@@ -275,6 +307,24 @@ def plan_flash(
     profile = read_profile(sketch)
     assert port is not None, "arduino-cli needs a port (find_port or port)"
     return FlashPlan(tool, sketch, port, arduino_cli_commands(profile, port), profile)
+
+
+def edit_warning(sketch: Path) -> str | None:
+    """One line when generated files of ``sketch`` were edited by hand, else None.
+
+    Flashing still goes ahead: uploading the sketch as it is on disk is what the user asked for, and the
+    edits may be deliberate. But it must not happen silently, because desktop parity and the on-board
+    self-test only vouch for the files edgekit generated.
+    """
+    from .firmware import sketch_edits
+
+    edited = sketch_edits(Path(sketch))
+    if not edited:
+        return None
+    return (
+        f"{sketch}: {', '.join(edited)} edited by hand since edgekit generated it; flashing your edits "
+        "(parity and the self-test vouch only for the generated files; 'edgekit build' regenerates them)"
+    )
 
 
 def missing_tool_hint(tool: str) -> str | None:

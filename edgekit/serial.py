@@ -43,8 +43,8 @@ CMD_CAPTURE = protocol.CMD_CAPTURE.encode()  # stream EK,CAP samples
 CMD_PREDICT = protocol.CMD_PREDICT.encode()  # back to EK,PRED lines
 CMD_READY = protocol.CMD_READY.encode()  # repeat the EK,READY line
 
-_INT = re.compile(r"-?\d{1,12}")
-_NUM = re.compile(r"-?\d{1,12}(\.\d{1,9})?")
+_INT = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: Python's \d and int() also take e.g. Arabic-Indic ones
+_NUM = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")
 _HEX = re.compile(r"[0-9a-fA-F]{8,64}")
 _LABEL = re.compile(r"[A-Za-z0-9_ ./+()-]{1,64}")
 
@@ -205,6 +205,8 @@ def parse_line(line: str) -> Message:
         reason = ",".join(tokens).strip()
         if not reason:
             raise LineError("ERROR without a reason")
+        if not reason.isprintable():  # control characters are line noise, and would drive the user's terminal
+            raise LineError("ERROR reason with control characters")
         return Message(kind, {"reason": reason})
     parsers = _PARSERS.get(kind)
     if parsers is None:
@@ -584,6 +586,8 @@ def monitor(
     """
     out = out or sys.stdout
     live = out.isatty() if live is None else live
+    if csv_path is not None and not Path(csv_path).parent.is_dir():
+        raise EdgekitError(f"--csv {csv_path}: folder {Path(csv_path).parent} does not exist; create it first")
     start = time.monotonic()
     csv = open(csv_path, "w", encoding="ascii", newline="") if csv_path else None  # noqa: SIM115
     view = Monitor(out, live, csv)
@@ -880,7 +884,13 @@ def run_expectations(run: Path) -> RunExpectations:
     contract = manifest.get("contract") or {}
     quant = contract.get("quant") or {}
     tflite = Path(run) / MODEL_TFLITE
-    model = sha256_file(tflite) if tflite.is_file() else quant.get("tflite_sha256") or None
+    recorded = quant.get("tflite_sha256") or None
+    model = sha256_file(tflite) if tflite.is_file() else recorded
+    if recorded and model != recorded:  # e.g. another run's model copied in: comparing with it would mislead
+        raise EdgekitError(
+            f"{tflite}: does not match the manifest (sha256 differs: the file was replaced); rebuild the run "
+            f"with 'edgekit build --out {run}' or restore its own {MODEL_TFLITE}"
+        )
     return RunExpectations(model, contract.get("rate_hz"), desktop_estimate(Path(run), manifest))
 
 

@@ -80,8 +80,9 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
     contract = prepared.contract
     model = build_model(config.model, contract.window, len(contract.axes), len(contract.labels))
     model.compile(
+        # named: Keras numbers unnamed optimizers per process ("adam_1"), and the name is saved in model.keras
         optimizer=keras.optimizers.Adam(config.learning_rate, use_ema=config.ema_momentum > 0,
-                                        ema_momentum=config.ema_momentum or 0.99),
+                                        ema_momentum=config.ema_momentum or 0.99, name="adam"),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

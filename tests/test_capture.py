@@ -22,7 +22,7 @@ from edgekit.errors import EdgekitError
 from edgekit.serial import capture, parse_line
 
 HARNESS = Path(__file__).parent / "capture_harness"
-IMU_BOARDS = [b.name for b in list_boards() if b.imu is not None]
+IMU_BOARDS = [b.name for b in list_boards() if b.imu is not None and b.imu.driver == "arduino-imu"]
 BOARD_READING = (0.5, -1.0, 0.25)  # what the harness IMU reports, in the library's units
 SAFETY_S = 20.0
 

@@ -78,7 +78,8 @@ def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
     """One line on stderr and the documented exit code; --debug adds the traceback but keeps the code."""
     if ctx.obj and ctx.obj.get("debug"):
         traceback.print_exc(file=sys.stderr)
-    click.echo(message, err=True)
+    # a path or value with a newline in it must not break the one-line promise
+    click.echo("".join(c if c.isprintable() else repr(c)[1:-1] for c in message), err=True)
     sys.exit(code)
 
 

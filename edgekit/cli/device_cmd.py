@@ -52,6 +52,9 @@ def _flash_sketch(sketch: Path, tool: str, port: str | None, dry_run: bool = Fal
     if not dry_run:
         flashing.check_tool(tool)  # the first thing to fix, before any port question
     plan = flashing.plan_flash(sketch, tool, port, link.detect_port, dry_run)
+    warning = flashing.edit_warning(sketch)
+    if warning is not None:
+        click.echo(f"edgekit: warning: {warning}", err=True)
     if dry_run:
         for line in plan.shell_lines():
             click.echo(line)
@@ -86,6 +89,11 @@ def flash_cmd(
     \b
     The profile pins the core and library versions; 'arduino-cli compile --profile' installs exactly
     those on first use, so the first flash downloads them (minutes) and later ones are quick.
+
+    \b
+    Example:
+      edgekit flash --board nano33 --run runs/demo
+      edgekit flash --board nano33 --run runs/demo --dry-run
     """
     _load_board(board)  # a typo in --board is an error even when the sketch needs no board file
     folder = flashing.find_sketch(run or DEFAULT_RUN, sketch, board)
@@ -112,6 +120,11 @@ def monitor_cmd(port: str | None, baud: int, csv_path: Path | None, seconds: flo
     """Show the board's live predictions: label, confidence, inference time, missed samples.
 
     Survives board resets and a replugged cable; Ctrl-C ends with a summary.
+
+    \b
+    Example:
+      edgekit monitor
+      edgekit monitor --port /dev/ttyACM0 --seconds 60 --csv predictions.csv
     """
     device = link.detect_port(port)
     progress.note(f"monitoring {device} at {baud} baud (Ctrl-C to stop)")
@@ -183,6 +196,11 @@ def capture_cmd(
     Every line is flushed as it arrives: an unplugged board or Ctrl-C keeps everything received.
     Works with the edgekit firmware as flashed (it is asked to stream samples) or, before there is a
     model, with the capture-only sketch (--flash --board BOARD).
+
+    \b
+    Example:
+      edgekit capture --user 1 --activity Walking --seconds 120 --out me.txt
+      edgekit capture --board nano33 --flash --user 1 --activity Sitting --out me.txt
     """
     link.check_activity(activity)
     board_info = _load_board(board)
@@ -251,6 +269,11 @@ def verify_cmd(
 
     Exit 0 only on a full pass; 1 when a check fails (the line names the first failing window);
     2 when no self-test line arrives (wrong port or firmware).
+
+    \b
+    Example:
+      edgekit verify --run runs/demo
+      edgekit verify --run runs/demo --board nano33 --flash
     """
     _load_board(board)
     run_dir = run or (DEFAULT_RUN if DEFAULT_RUN.is_dir() else None)

@@ -90,6 +90,7 @@ def fetch_wisdm(
     decide what a valid file is; tests pass the counts of a small archive and ``tolerance=0``.
     """
     url = url or os.environ.get(URL_ENV) or WISDM_URL
+    _check_url(url)
     target = Path(cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_SUBDIR
     raw = target / RAW_NAME
     if _cached_is_valid(raw, expected_counts, tolerance):
@@ -148,6 +149,16 @@ def _read_info_quietly(raw: Path) -> dict[str, Any]:
     except EdgekitError:
         return {}
     return info
+
+
+def _check_url(url: str) -> None:
+    """A malformed URL ('notaurl') is a usage error, found before anything is created or downloaded."""
+    try:
+        urllib.request.Request(url)
+    except ValueError as exc:
+        raise EdgekitError(
+            f"--url {url}: not a usable URL ({exc}); give a full URL like {WISDM_URL} or set {URL_ENV}"
+        ) from None
 
 
 def _make_dir(target: Path) -> None:

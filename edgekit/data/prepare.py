@@ -19,6 +19,7 @@ from ..errors import EdgekitError
 from .types import Windows
 
 SEED_TEST_USERS = tuple(range(29, 37))
+MAX_USER_SPAN = 100_000
 
 
 @dataclass
@@ -57,12 +58,17 @@ def parse_users(text: str | None) -> list[int] | None:
     if text is None or str(text).strip() == "":
         return None
     users: set[int] = set()
+    shown = repr(str(text))
     try:
         for part in str(text).split(","):
             lo, _, hi = part.strip().partition("-")
-            users.update(range(int(lo), int(hi or lo) + 1))
+            span = range(int(lo), int(hi or lo) + 1)
+            if span.stop - span.start > MAX_USER_SPAN:  # '1-100000000000' would fill memory before failing
+                raise EdgekitError(f"--test-users {shown}: range '{part.strip()}' spans more than "
+                                   f"{MAX_USER_SPAN:,} ids; list the held-out users' ids")
+            users.update(span)
     except ValueError:
-        raise EdgekitError(f"--test-users '{text}': expected ids like '29-36' or '1,5,7-9'") from None
+        raise EdgekitError(f"--test-users {shown}: expected ids like '29-36' or '1,5,7-9'") from None
     return sorted(users)
 
 
@@ -146,7 +152,7 @@ def check_classes(windows: Windows, split: Split) -> None:
 
 
 def _span(users: list[int]) -> str:
-    return f"{users[0]}..{users[-1]}" if users else "(none)"
+    return f"{min(users)}..{max(users)}" if users else "(none)"  # train + val ids are not sorted as one list
 
 
 def prepare(windows: Windows, split: Split, window: int, hop: int, rate_hz: float,

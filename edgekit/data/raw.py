@@ -264,10 +264,22 @@ def _bad_values(df: pd.DataFrame, max_abs: float) -> np.ndarray:
     for col in (0, 2):
         bad |= ~_integer_rows(df[col])
     for col in (3, 4, 5):
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        values = _floats(df[col])
         with np.errstate(invalid="ignore"):
             bad |= ~(np.abs(values) <= max_abs)  # also true for NaN
     return bad
+
+
+def _floats(col: pd.Series) -> np.ndarray:
+    """A value column as float64, NaN where it is no number.
+
+    pandas keeps an integer too long for int64 (say 400 digits) as a Python int, which to_numeric
+    cannot convert (OverflowError); as text it becomes inf, which the range check then rejects.
+    """
+    try:
+        return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+    except OverflowError:
+        return pd.to_numeric(col.astype(str), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _integer_rows(col: pd.Series) -> np.ndarray:
