@@ -181,17 +181,27 @@ def staged_dir(out: Path, force: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".edgekit-stage-{out.name}-", dir=parent))
     try:
         yield tmp
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".edgekit-old-{out.name}-", dir=parent))
-            os.rmdir(old)
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(tmp, out, old_prefix=f".edgekit-old-{out.name}-")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def swap_into_place(stage: Path, target: Path, old_prefix: str) -> None:
+    """Rename a complete ``stage`` folder onto ``target``.
+
+    The previous ``target`` is renamed aside (to a sibling starting with ``old_prefix``, which the
+    caller's recovery knows) before the new one moves in, and deleted only afterwards, so a crash at
+    any point leaves one complete folder to recover.
+    """
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=old_prefix, dir=Path(target).resolve().parent))
+        os.rmdir(old)
+        os.replace(target, old)
+    os.replace(stage, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def recover_stale(out: Path) -> None:

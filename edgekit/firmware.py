@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, protocol
-from .artifacts import sha256_bytes
+from .artifacts import sha256_bytes, swap_into_place
 from .boards import Board, FitReport, axis_map_sources, fit_check, load_board, parse_axis_map
 from .contract import AXES, STANDARD_GRAVITY, Contract
 from .errors import EdgekitError
@@ -625,14 +625,7 @@ def _write_sketch(out_dir: Path, sketch_name: str, files: dict[str, bytes], forc
     try:
         for name, data in sorted(files.items()):
             (stage / name).write_bytes(data)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{sketch_name}.old-", dir=out_dir))
-            os.rmdir(old)
-            os.replace(target, old)
-        os.replace(stage, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(stage, target, old_prefix=f".{sketch_name}.old-")
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
