@@ -130,10 +130,9 @@ def check_output_dir(out: Path, force: bool = False) -> None:
         )
     if out.is_dir() and not force:
         _refuse_losing_user_files(out)
-    if not parent.exists():
-        raise EdgekitError(f"--out {out}: parent folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK):
-        raise EdgekitError(f"--out {out}: parent folder {parent} is not writable; choose another --out")
+    existing = next(p for p in (parent, *parent.parents) if p.exists())  # missing parents are created, like mkdir -p
+    if not os.access(existing, os.W_OK):
+        raise EdgekitError(f"--out {out}: folder {existing} is not writable; choose another --out")
 
 
 def _refuse_losing_user_files(out: Path) -> None:
@@ -178,6 +177,7 @@ def staged_dir(out: Path, force: bool = False) -> Iterator[Path]:
     recover_stale(out)  # first: a folder displaced by a killed swap is back before it is checked
     check_output_dir(out, force)
     parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".edgekit-stage-{out.name}-", dir=parent))
     try:
         yield tmp

@@ -84,7 +84,7 @@ def test_same_seed_same_weights(tmp_path, synthetic_run):
 
 
 def test_cli_train_end_to_end_on_synthetic(tmp_path):
-    out = tmp_path / "run"
+    out = tmp_path / "runs" / "nested" / "run"  # missing parents are created, as the README's 'runs/demo' needs
     result = CliRunner().invoke(
         main,
         [
@@ -111,7 +111,7 @@ def test_cli_train_end_to_end_on_synthetic(tmp_path):
     assert manifest["contract"]["window"] == 80 and manifest["contract"]["units"] == "m/s^2"
     assert set(manifest["split"]) == {"train", "val", "test"}
     assert {p.name for p in out.iterdir()} >= {"manifest.json", "model.keras", "metrics.json", "history.json"}
-    assert not list(tmp_path.glob(".edgekit-*"))  # nothing half-written left beside it
+    assert not list(out.parent.glob(".edgekit-*"))  # nothing half-written left beside it
 
 
 @pytest.mark.parametrize(
