@@ -179,3 +179,18 @@ def read_log(log: Path) -> list[list[str]]:
     if not log.is_file():
         return []
     return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+# A sketch.yaml written like edgekit build writes it (flash tests and the YAML fuzzer start from it).
+SKETCH_YAML = """\
+# written like edgekit build writes it
+profiles:
+  nano33:
+    fqbn: arduino:mbed_nano:nano33ble
+    platforms:
+      - platform: arduino:mbed_nano (4.4.1)
+    libraries:
+      - Chirale_TensorFLowLite (2.0.0)
+      - Arduino_LSM9DS1 (1.1.1)
+default_profile: nano33
+"""

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 
 from edgekit.boards import fit_check, load_board
-from edgekit.contract import Contract, Quantization
+from edgekit.contract import Contract
 from edgekit.errors import EdgekitError
 from edgekit.firmware import generate_firmware, sketch_fit
+from edgekit.quantize import quantization_record
 
 BOARD = "nicla-sense"
 SEED_TFLITE_BYTES = 539_800
@@ -55,12 +56,7 @@ def compact(tmp_path_factory) -> tuple[bytes, Contract]:
     rep = np.random.default_rng(0).standard_normal((8, contract.n_features)).astype(np.float32)
     tflite = quantize_model(build_model("compact"), rep)
     info = inspect_tflite(tflite)
-    contract.quant = Quantization(
-        input_scale=info.input.scale, input_zero_point=info.input.zero_point,
-        output_scale=info.output.scale, output_zero_point=info.output.zero_point,
-        input_shape=info.input.shape, output_shape=info.output.shape, ops=info.ops,
-        arena_bytes=measure_arena(tflite), tflite_bytes=len(tflite), tflite_sha256="",
-    )
+    contract.quant = quantization_record(tflite, info, measure_arena(tflite))
     return tflite, contract
 
 

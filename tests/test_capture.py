@@ -201,8 +201,8 @@ def test_capture_interrupted_half_way_keeps_every_received_line(board: FakeBoard
     assert rec.labels == ["Jogging", "Sitting"] and (rec.user == np.array([3] + [7] * 25)).all()
 
 
-def test_capture_port_lost_for_good_keeps_data(board: FakeBoard, tmp_path: Path) -> None:
-    out = tmp_path / "me.txt"
+def unplug_after_12_samples(board: FakeBoard, out: Path) -> BoardThread:
+    """The board streams 12 samples, waits until they are on disk, then its cable is pulled for good."""
 
     def script() -> None:
         board.wait_host()
@@ -212,6 +212,13 @@ def test_capture_port_lost_for_good_keeps_data(board: FakeBoard, tmp_path: Path)
 
     thread = BoardThread(script)
     thread.start()
+    return thread
+
+
+def test_capture_port_lost_for_good_keeps_data(board: FakeBoard, tmp_path: Path) -> None:
+    out = tmp_path / "me.txt"
+
+    thread = unplug_after_12_samples(board, out)
     summary = capture(board.port, 1, "Standing", out, seconds=60.0, reconnect_s=0.5)
     thread.finish()
     assert summary.lost and "did not come back within 0.5 s" in summary.lost
@@ -297,14 +304,7 @@ def test_capture_cli_flashes_the_capture_sketch_then_records(
 def test_capture_cli_lost_port_exits_1_naming_the_saved_samples(board: FakeBoard, tmp_path: Path) -> None:
     out = tmp_path / "me.txt"
 
-    def script() -> None:
-        board.wait_host()
-        board.send("EK,CAPSTART,20.00", *cap_lines(0, 12))
-        wait_for(lambda: line_count(out) == 12, "12 samples on disk")
-        board.unplug()
-
-    thread = BoardThread(script)
-    thread.start()
+    thread = unplug_after_12_samples(board, out)
     args = ["capture", "--user", "2", "--activity", "Sitting", "--out", str(out), "--port", board.port]
     result = CliRunner().invoke(main, [*args, "--reconnect-timeout", "0.5"])
     thread.finish()

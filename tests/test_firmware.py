@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from edgekit.boards import load_board
-from edgekit.contract import Contract, Quantization
+from edgekit.contract import Contract
 from edgekit.errors import EdgekitError
 from edgekit.firmware import (
     MODEL_SOURCE,
@@ -37,6 +37,7 @@ from edgekit.firmware import (
     resolver_ops,
     sketch_fit,
 )
+from edgekit.quantize import quantization_record
 
 HARNESS_MAGIC = 0x31484B45
 MODE_WINDOWS, MODE_PREDICT, MODE_QUANTIZE, MODE_QUEUE, MODE_MODEL = 1, 2, 3, 4, 5
@@ -107,12 +108,7 @@ def _convert_test_model(cache: Path) -> None:
         warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected": int8 I/O is wanted
         tflite = converter.convert()
     info = inspect_tflite(tflite)
-    contract.quant = Quantization(
-        input_scale=info.input.scale, input_zero_point=info.input.zero_point,
-        output_scale=info.output.scale, output_zero_point=info.output.zero_point,
-        input_shape=info.input.shape, output_shape=info.output.shape, ops=info.ops,
-        arena_bytes=measure_arena(tflite), tflite_bytes=len(tflite), tflite_sha256="",
-    )
+    contract.quant = quantization_record(tflite, info, measure_arena(tflite))
     starts = segment_starts(rec)
     lengths = np.diff(np.append(starts, len(rec)))[:6].tolist()  # six recordings, one per activity
     (cache / "model.tflite").write_bytes(tflite)

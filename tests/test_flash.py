@@ -9,26 +9,13 @@ import jinja2
 import pytest
 import serial.tools.list_ports
 from click.testing import CliRunner
-from fakeboard import FAKE_ARDUINO_CLI, FAKE_PIO, install_tool, port_info, read_log
+from fakeboard import FAKE_ARDUINO_CLI, FAKE_PIO, SKETCH_YAML, install_tool, port_info, read_log
 
 from edgekit.boards import load_board
 from edgekit.cli import main
 from edgekit.errors import EdgekitError
 from edgekit.flash import find_sketch, parse_simple_yaml, plan_flash, read_profile
 from edgekit.resources import resource_dir
-
-SKETCH_YAML = """\
-# written like edgekit build writes it
-profiles:
-  nano33:
-    fqbn: arduino:mbed_nano:nano33ble
-    platforms:
-      - platform: arduino:mbed_nano (4.4.1)
-    libraries:
-      - Chirale_TensorFLowLite (2.0.0)
-      - Arduino_LSM9DS1 (1.1.1)
-default_profile: nano33
-"""
 
 
 def make_sketch(parent: Path, name: str = "edgekit_har", yaml: str = SKETCH_YAML) -> Path:

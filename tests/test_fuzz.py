@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from fakeboard import SKETCH_YAML
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -446,17 +447,6 @@ def test_line_splitter_chunking_does_not_change_short_lines(chunks: list[bytes])
 
 # --------------------------------------------------------------------------- sketch.yaml and option texts
 
-SKETCH_YAML = """\
-profiles:
-  nano33:
-    fqbn: arduino:mbed_nano:nano33ble
-    platforms:
-      - platform: arduino:mbed_nano (4.4.1)
-    libraries:
-      - Chirale_TensorFLowLite (2.0.0)
-      - Arduino_LSM9DS1 (1.1.1)
-default_profile: nano33
-"""
 YAML_NOISE = ["- x", "-", "  - a: b", "key:", "key: value", ":", "\t- tab", "  # comment", "default_profile:",
               "  - nested", "profiles: [a, b]", "    - platform:", "'quoted': 'x'", "a: b # c", "   ", "x"]
 
