@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +204,17 @@ def swap_into_place(stage: Path, target: Path, old_prefix: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def restore_displaced(target: Path, old_pattern: str, is_ours: Callable[[Path], bool]) -> None:
+    """Undo a :func:`swap_into_place` killed half-way: put a displaced folder back if ``target`` is
+    missing, and delete every other displaced copy (``old_pattern`` is a glob beside ``target``)."""
+    target = Path(target)
+    for old in sorted(target.resolve().parent.glob(old_pattern)):
+        if not target.exists() and is_ours(old):
+            os.replace(old, target)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def recover_stale(out: Path) -> None:
     """Clean up after a run that was killed: restore a displaced folder, drop stale stages."""
     out = Path(out)
@@ -211,11 +222,7 @@ def recover_stale(out: Path) -> None:
     if not parent.is_dir():
         return
     name = glob.escape(out.name)  # a run called 'exp[2]' is a name, not a pattern
-    for old in sorted(parent.glob(f".edgekit-old-{name}-*")):
-        if not out.exists() and is_edgekit_dir(old):
-            os.replace(old, out)
-        else:
-            shutil.rmtree(old, ignore_errors=True)
+    restore_displaced(out, f".edgekit-old-{name}-*", is_edgekit_dir)
     for stage in parent.glob(f".edgekit-stage-{name}-*"):
         if not _pid_alive_lock(stage):
             shutil.rmtree(stage, ignore_errors=True)

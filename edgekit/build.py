@@ -84,11 +84,10 @@ def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contr
             "in m/s^2: pass --norm-from RECORDING (a raw WISDM-format file of the wearer, e.g. from 'edgekit capture')"
         )
     from .data import load_recording
+    from .data.prepare import axis_stats
 
     rec, source = load_recording(Path(norm_from))
-    samples = rec.xyz.astype(np.float64)
-    mean, std = samples.mean(axis=0), samples.std(axis=0)
-    std = np.where(std > 1e-6, std, 1.0)
+    mean, std = axis_stats(rec.xyz)
     f32 = np.float32
     low = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_low, std, strict=True)]
     high = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_high, std, strict=True)]
@@ -168,8 +167,10 @@ def build_run(
         quantize_run(stage, representative=representative, seed=seed)
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)
-        report = run_parity(stage, max_drop_pp, require_bit_exact, max_int8_step=max_int8_step, enforce=False)
+        report = run_parity(stage, max_drop_pp, require_bit_exact, max_int8_step=max_int8_step, enforce=False,
+                            html=False)
         if not report["passed"]:
+            write_report(stage)  # the kept copy is read by a person: give it its page
             kept = _keep_failed(stage, out, failed)
             check_gates(report, str(kept / artifacts.PARITY_JSON))
         tests = selftest_windows(stage, contract, tflite, selftest) if selftest else None

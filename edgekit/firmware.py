@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, protocol
-from .artifacts import sha256_bytes, swap_into_place
+from .artifacts import restore_displaced, sha256_bytes, swap_into_place
 from .boards import Board, FitReport, axis_map_sources, fit_check, load_board, parse_axis_map
 from .contract import AXES, STANDARD_GRAVITY, Contract
 from .errors import EdgekitError
@@ -634,12 +633,7 @@ def _write_sketch(out_dir: Path, sketch_name: str, files: dict[str, bytes], forc
 
 def _recover_stale(out_dir: Path, sketch_name: str) -> None:
     """After a killed run: put a displaced sketch back if none is in place, drop stages and leftovers."""
-    target = out_dir / sketch_name
-    for old in sorted(out_dir.glob(f".{sketch_name}.old-*")):
-        if not target.exists() and _is_sketch(old):
-            os.replace(old, target)
-        else:
-            shutil.rmtree(old, ignore_errors=True)
+    restore_displaced(out_dir / sketch_name, f".{sketch_name}.old-*", _is_sketch)
     for stage in out_dir.glob(f".{sketch_name}.stage-*"):
         shutil.rmtree(stage, ignore_errors=True)
 

@@ -158,9 +158,6 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
         "cache_key": cache_key(source, config, seed),
     }
     artifacts.write_json_atomic(stage / MANIFEST, manifest)
-    from .report import write_report
-
-    write_report(stage)
     return manifest
 
 
@@ -207,6 +204,9 @@ def train_run(data: str | Path | None, out: Path, config: TrainConfig | None = N
     with artifacts.staged_dir(Path(out), force=force) as stage:
         artifacts.mark_stage_owner(stage)
         manifest = train_into(stage, data, config, seed)
+        from .report import write_report
+
+        write_report(stage)
         (stage / ".pid").unlink(missing_ok=True)
     return manifest
 

@@ -102,14 +102,20 @@ def split_users(
     return Split(train=train, val=val, test=test)
 
 
+def axis_stats(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis mean and std of (n, 3) samples; a constant axis gets std 1 so nothing divides by zero."""
+    samples = np.asarray(samples, dtype=np.float64)
+    mean, std = samples.mean(axis=0), samples.std(axis=0)
+    return mean, np.where(std > 1e-6, std, 1.0)
+
+
 def fit_contract(train: Windows, window: int, hop: int, rate_hz: float) -> Contract:
     """Normalisation and clipping from the training users' windows only."""
     samples = train.X.reshape(-1, train.X.shape[-1]).astype(np.float64)
     if train.prenormalized:
         mean, std = np.zeros(3), np.ones(3)
     else:
-        mean, std = samples.mean(axis=0), samples.std(axis=0)
-        std = np.where(std > 1e-6, std, 1.0)
+        mean, std = axis_stats(samples)
     return Contract(
         window=window,
         hop=hop,
