@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -363,3 +365,78 @@ def test_real_wisdm2019_watch_file() -> None:
     assert np.bincount(rec.activity).tolist() == [120_000, 122_400, 120_000, 122_400, 122_400]
     assert rec.xyz[0].tolist() == pytest.approx([7.091625, -0.5916671, 8.195502])
     assert seconds < 10, f"parsing took {seconds:.1f} s (normally well under 2 s)"
+
+
+# --- hostile sizes (issue 12, item 9): memory follows the records kept, not the bytes read ------------
+
+
+def _gzip_stream(path: Path, head: bytes, filler: bytes, repeat: int, tail: bytes = b"") -> None:
+    """A .gz of head + filler*repeat + tail, compressed block by block (nothing that big is ever held)."""
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(head)
+        for _ in range(repeat):
+            out.write(filler)
+        out.write(tail)
+
+
+def _child_peak_mb(path: Path) -> tuple[float, str]:
+    """Peak RSS (MB) of a fresh interpreter that reads ``path``, and what it printed."""
+    code = (
+        "import resource, sys\n"
+        "from edgekit.data.raw import read_raw\n"
+        "rec = read_raw(sys.argv[1])\n"
+        "print(len(rec), rec.skipped.count)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result, peak = done.stdout.splitlines()
+    return float(peak), result
+
+
+def test_blank_lines_cost_no_memory(tmp_path: Path) -> None:
+    path = tmp_path / "blank.txt.gz"
+    _gzip_stream(path, GOOD + b"\n", b"\n" * (1 << 20), 6, GOOD + b"\n")  # 6 M blank lines between 2 records
+    baseline, _ = _child_peak_mb(_write(tmp_path, [GOOD, GOOD], name="two.txt"))
+    peak, result = _child_peak_mb(path)
+    assert result == "2 0"  # blank lines are neither records nor skipped
+    assert peak - baseline < 150, f"6 M blank lines cost {peak - baseline:.0f} MB over reading 2 lines"
+
+
+def test_endless_line_is_refused_after_a_bounded_read(tmp_path: Path) -> None:
+    path = tmp_path / "one_line.txt.gz"
+    _gzip_stream(path, GOOD + b"\n", b"1" * (1 << 20), 40)  # a 40 MB second line
+    with pytest.raises(EdgekitError, match=r"one_line\.txt\.gz: line 2 is longer than 1,048,576 bytes; not a WISDM"):
+        read_raw(path)
+
+
+def test_gzip_bomb_is_refused_at_the_text_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(raw_mod, "MAX_TEXT_BYTES", 3 << 20)
+    path = tmp_path / "bomb.txt.gz"
+    _gzip_stream(path, b"", GOOD + b"\n", 80_000)  # 4.7 MB of valid records: over the (lowered) cap
+    with pytest.raises(EdgekitError, match=r"bomb\.txt\.gz: holds more than 3,145,728 bytes of text once decompressed"):
+        read_raw(path)
+    plain = tmp_path / "plain.txt"  # the cap is on gunzipped text; a plain file's size is plain to see
+    plain.write_bytes((GOOD + b"\n") * 80_000)
+    assert len(read_raw(plain)) == 80_000
+
+
+def test_blocks_give_the_same_records_as_one_pass(tmp_path: Path) -> None:
+    """Lines cut across block borders, defects near them: block-wise reading equals one whole-file pass."""
+    rng = np.random.default_rng(3)
+    lines = []
+    for i in range(90_000):  # ~5 MB: five blocks
+        x, y, z = rng.normal(0, 5, 3).astype(np.float32)
+        lines.append(f"{i % 7 + 1},{LABELS[i // 5000 % 3]},{i * 50_000_000},{x},{y},{z};".encode())
+    for i in rng.choice(len(lines) - 1, 400, replace=False):
+        lines[i] = [lines[i] + b",", lines[i] + b"\r", b"", lines[i].replace(b",", b",,", 1), lines[i] + b"\xff",
+                    lines[i] + lines[i + 1]][i % 6]
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / "blocks.txt"
+    path.write_bytes(data)
+    whole = raw_mod._parse_bytes(data, raw_mod.MAX_ABS)
+    rec = read_raw(path)
+    assert rec.skipped.to_dict() == whole.skipped.to_dict() and rec.skipped.count > 0
+    assert rec.labels == whole.labels
+    for name in ("user", "activity", "t_ns", "xyz"):
+        assert np.array_equal(getattr(rec, name), getattr(whole, name)), name

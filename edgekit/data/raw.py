@@ -18,6 +18,11 @@ Blank lines (nothing but whitespace, or nothing but separators after a record su
 are not data and are ignored: they are neither records nor counted in the :class:`SkipReport`.
 Everything else that is not a valid record is skipped, counted by reason, with its 1-based physical
 line number. ``SkipReport.recovered`` counts valid records taken from lines that held more than one.
+
+The file is read (and gunzipped) in blocks of whole lines, about 1 MiB at a time, and only each
+block's records are kept, so memory follows the records, not the bytes: a file of 40 M blank lines or
+one endless line costs no more than a small one. A line longer than :data:`MAX_LINE_BYTES` or gzip
+text longer than :data:`MAX_TEXT_BYTES` is refused; no WISDM file comes anywhere near either.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ import math
 import re
 import warnings
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -43,6 +50,9 @@ MAX_ABS = 1e4  # m/s^2; about 1000 g, far beyond any body-worn accelerometer: su
 FORMAT_HINT = "expected WISDM v1.1 raw lines 'user,activity,timestamp,x,y,z;'"
 GZIP_MAGIC = b"\x1f\x8b"
 N_FIELDS = 6
+CHUNK_BYTES = 1 << 20  # a block of whole lines: big enough for pandas' speed, small enough for a line index
+MAX_LINE_BYTES = 1 << 20  # a record is ~50 bytes; even a damaged line holding many records stays far below
+MAX_TEXT_BYTES = 1 << 30  # gunzipped text; the v1.1 file is ~50 MB, so more is a bomb, not data
 
 # Skip reasons (stable strings: they end up in manifests and tests).
 MISSING = "missing value"
@@ -89,16 +99,52 @@ def read_raw(path: Path, max_abs: float = MAX_ABS) -> Recording:
     """Read a WISDM v1.1 raw stream (.txt, or gzip detected by its magic bytes) in file order.
 
     Values outside ``+-max_abs`` m/s^2 are skipped as corrupt. Raises :class:`EdgekitError` for a
-    missing, empty or unreadable file, or one without a single valid record.
+    missing, empty, unreadable or absurdly long file, or one without a single valid record.
     """
     path = Path(path)
-    data = _load_bytes(path)
-    if not data or data.isspace():
-        raise EdgekitError(f"{path}: file is empty; {FORMAT_HINT}")
-    rec = _parse_bytes(data, max_abs)
+    _check_path(path)
+    gz = False
+    try:
+        with path.open("rb") as raw:
+            gz = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+            stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
+            return read_raw_stream(stream, str(path), max_abs, MAX_TEXT_BYTES if gz else None)
+    except (OSError, EOFError, zlib.error) as exc:
+        if gz and not isinstance(exc, PermissionError):
+            raise EdgekitError(f"{path}: damaged gzip file ({exc}); download or copy it again") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise EdgekitError(f"{path}: cannot read ({reason}); check the file's permissions") from None
+
+
+def read_raw_stream(
+    stream: BinaryIO,
+    name: str,
+    max_abs: float = MAX_ABS,
+    max_bytes: int | None = None,
+    check: Callable[[Recording, int], None] | None = None,
+) -> Recording:
+    """Read raw lines from an open binary stream block by block; ``name`` is used in messages.
+
+    ``check(block_records, lines_read)`` sees each block's records as soon as they are parsed and may
+    raise to stop early (the download checks the published counts this way). ``max_bytes`` caps the
+    text read: a gzip bomb is refused once it has produced that much, not after.
+    """
+    parts: list[Recording] = []
+    text = False
+    for first, chunk in _line_chunks(stream, name, max_bytes):
+        text = text or not chunk.isspace()
+        part = _parse_bytes(chunk, max_abs, first)
+        if len(part) or part.skipped.count:
+            parts.append(part)
+        if check is not None:
+            check(part, first + chunk.count(b"\n") + (not chunk.endswith(b"\n")))
+    if not text:
+        raise EdgekitError(f"{name}: file is empty; {FORMAT_HINT}")
+    rec = _merge(parts)
     if len(rec) == 0:
         raise EdgekitError(
-            f"{path}: no valid records ({rec.skipped.summary()}); {FORMAT_HINT}, e.g. "
+            f"{name}: no valid records ({rec.skipped.summary()}); {FORMAT_HINT}, e.g. "
             "'33,Jogging,49105962326000,-0.69,12.68,0.50;'"
         )
     return rec
@@ -124,27 +170,48 @@ def write_raw(path: Path, rec: Recording) -> None:
     write_bytes_atomic(path, data)
 
 
-def _load_bytes(path: Path) -> bytes:
+def _check_path(path: Path) -> None:
     if path.is_dir():
         raise EdgekitError(f"{path}: is a folder; pass the raw WISDM file inside it (.txt or .txt.gz)")
     if not path.exists():
         raise EdgekitError(
             f"{path}: file not found; pass a WISDM v1.1 raw file (.txt or .txt.gz) or run 'edgekit data fetch'"
         )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise EdgekitError(f"{path}: cannot read ({exc.strerror}); check the file's permissions") from None
-    if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise EdgekitError(f"{path}: damaged gzip file ({exc}); download or copy it again") from None
-    return data
 
 
-def _parse_bytes(data: bytes, max_abs: float) -> Recording:
-    """Both tiers over a whole decompressed file."""
+def _line_chunks(stream: BinaryIO, name: str, max_bytes: int | None) -> Iterator[tuple[int, bytes]]:
+    """(0-based number of its first line, block of whole lines): the text in about CHUNK_BYTES pieces.
+
+    Only the unfinished last line of a block is carried over, so nothing but one block and one line is
+    ever held; that line is capped so an endless line is refused instead of filling memory.
+    """
+    rest, total, line = b"", 0, 0
+    while block := stream.read(CHUNK_BYTES):
+        total += len(block)
+        if max_bytes is not None and total > max_bytes:
+            raise EdgekitError(
+                f"{name}: holds more than {max_bytes:,} bytes of text once decompressed, far more than any "
+                "WISDM file (v1.1 is ~50 MB); pass the raw WISDM file, not a different or damaged one"
+            )
+        buf = rest + block if rest else block
+        cut = buf.rfind(b"\n") + 1
+        if cut:
+            chunk, rest = buf[:cut], buf[cut:]
+            yield line, chunk
+            line += chunk.count(b"\n")
+        else:
+            rest = buf
+        if len(rest) > MAX_LINE_BYTES:
+            raise EdgekitError(
+                f"{name}: line {line + 1} is longer than {MAX_LINE_BYTES:,} bytes; not a WISDM raw file "
+                f"({FORMAT_HINT}, ~50 bytes each)"
+            )
+    if rest:
+        yield line, rest
+
+
+def _parse_bytes(data: bytes, max_abs: float, first_line: int = 0) -> Recording:
+    """Both tiers over a block of whole lines whose first line is ``first_line`` (0-based) of the file."""
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")  # a lone CR stays and is whitespace to the Python parser
     if not data.endswith(b"\n"):
@@ -171,8 +238,10 @@ def _parse_bytes(data: bytes, max_abs: float) -> Recording:
     lines = np.flatnonzero(suspect)
     if lines.size and starts is None:
         starts = _line_starts(buf)
+    if lines.size:  # empty lines hold nothing; skipping them here keeps 40 M blank lines out of Python
+        lines = lines[starts[lines + 1] - 1 > starts[lines]]
     slow = _parse_lines(data, starts, lines, max_abs) if lines.size else _Parsed()
-    return _assemble(table, slow)
+    return _assemble(table, slow, first_line)
 
 
 def _skeleton(data: bytes) -> np.ndarray:
@@ -375,7 +444,7 @@ def _to_float(text: str) -> float | None:
         return None
 
 
-def _assemble(table: pd.DataFrame | None, slow: _Parsed) -> Recording:
+def _assemble(table: pd.DataFrame | None, slow: _Parsed, first_line: int = 0) -> Recording:
     """Merge both tiers back into file order with one sorted label list."""
     if table is not None:  # rows dropped as bad may have been the only ones with some label
         table[1] = table[1].cat.remove_unused_categories()
@@ -395,7 +464,7 @@ def _assemble(table: pd.DataFrame | None, slow: _Parsed) -> Recording:
         labels=labels,
         t_ns=cols["t_ns"],
         xyz=cols["xyz"].astype(np.float32),
-        skipped=_report(slow),
+        skipped=_report(slow, first_line),
     )
 
 
@@ -420,10 +489,35 @@ def _slow_columns(slow: _Parsed, lookup: dict[str, int]) -> dict[str, np.ndarray
     }
 
 
-def _report(slow: _Parsed) -> SkipReport:
+def _report(slow: _Parsed, first_line: int = 0) -> SkipReport:
     report = SkipReport(recovered=slow.recovered)
     for reason, lines in sorted(slow.skipped.items()):
-        report.add(np.asarray(lines, dtype=np.int64) + 1, reason)
-    first = sorted((n + 1, r) for r, lines in slow.skipped.items() for n in lines[:MAX_REPORTED_LINES])
+        report.add(np.asarray(lines, dtype=np.int64) + first_line + 1, reason)
+    first = sorted(
+        (n + first_line + 1, r) for r, lines in slow.skipped.items() for n in lines[:MAX_REPORTED_LINES]
+    )
     report.first = first[:MAX_REPORTED_LINES]  # add() keeps the first per call; we want the first overall
     return report
+
+
+def _merge(parts: list[Recording]) -> Recording:
+    """The blocks' records as one recording in file order, with one sorted label list for all."""
+    labels = sorted({name for part in parts for name in part.labels})
+    lookup = {name: i for i, name in enumerate(labels)}
+    codes = [np.asarray([lookup[n] for n in part.labels], dtype=np.int64) for part in parts]
+    skipped = SkipReport()
+    for part in parts:
+        skipped.count += part.skipped.count
+        skipped.recovered += part.skipped.recovered
+        for reason, n in part.skipped.reasons.items():
+            skipped.reasons[reason] = skipped.reasons.get(reason, 0) + n
+        skipped.first.extend(part.skipped.first)
+    skipped.first = sorted(skipped.first)[:MAX_REPORTED_LINES]
+    return Recording(
+        user=np.concatenate([p.user for p in parts] or [np.zeros(0, np.int64)]),
+        activity=np.concatenate([c[p.activity] for c, p in zip(codes, parts, strict=True)] or [np.zeros(0, np.int64)]),
+        labels=labels,
+        t_ns=np.concatenate([p.t_ns for p in parts] or [np.zeros(0, np.int64)]),
+        xyz=np.concatenate([p.xyz for p in parts] or [np.zeros((0, 3), np.float32)]),
+        skipped=skipped,
+    )
