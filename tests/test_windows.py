@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 
 from edgekit.data import load_windows
-from edgekit.data.npz import read_npz
+from edgekit.data import npz as npz_mod
+from edgekit.data.npz import read_npz, read_units
 from edgekit.data.synthetic import CLASSES, synthetic_recording
 from edgekit.data.types import Recording
 from edgekit.data.windows import window_recording
@@ -123,3 +127,75 @@ def test_real_windows_rewindowed(wisdm_windows):
     assert source["sha256"].startswith("72190e47")
     assert sorted(np.unique(w.subject).tolist()) == list(range(1, 37))
     assert w.classes == ["Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking"]
+
+
+# --- hostile .npz (issue 12, item 11): sizes checked before anything is loaded ------------------------
+
+
+def _npy_header(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _zip(path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def _small_members() -> dict[str, bytes]:
+    return {"y.npy": _npy(np.zeros(6, np.int8)), "subject.npy": _npy(np.ones(6, np.int16)),
+            "classes.npy": _npy(np.array(["a"]))}
+
+
+def test_npz_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "forged.npz"  # 10 M x 128 x 3 float64 (30 GB) declared, 350 KB present
+    _zip(path, {"X.npy": _npy_header((10_000_000, 128, 3)) + bytes(350_000), **_small_members()})
+    with pytest.raises(EdgekitError) as err:
+        read_npz(path)
+    assert "array X declares 30,720,000,128 bytes but its zip entry holds 350,128" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_npz_decompression_bomb_is_refused(tmp_path):
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, X=np.zeros((40_000, 128, 3), np.float32), y=np.zeros(40_000, np.int8),
+                        subject=np.arange(40_000) % 5, classes=np.array(["a"]))
+    assert path.stat().st_size < 200_000  # 61 MB of zeros
+    with pytest.raises(EdgekitError, match=r"bomb\.npz: array X inflates \d[\d,]*x .* decompression bomb"):
+        read_npz(path)
+
+
+def test_npz_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(npz_mod, "MAX_ARRAY_BYTES", 9_000)
+    path, _ = _npz(tmp_path)  # X alone is 9,216 bytes + its header
+    with pytest.raises(EdgekitError, match=r"w\.npz: its arrays declare [\d,]+ bytes, over the 9,000-byte limit"):
+        read_npz(path)
+
+
+def test_npz_extra_members_are_never_loaded(tmp_path):
+    """A forged member nobody reads (here 'junk', 1 TB declared) must not be inflated or allocated."""
+    path = tmp_path / "extra.npz"
+    X = np.random.default_rng(0).normal(size=(6, 128, 3)).astype(np.float32)
+    _zip(path, {"X.npy": _npy(X), **_small_members(), "junk.npy": _npy_header((10**12,)) + bytes(100)})
+    assert read_npz(path).X.shape == (12, 80, 3)
+
+
+def test_npy_named_npz_with_a_huge_header_is_not_loaded(tmp_path):
+    path = tmp_path / "single.npz"
+    path.write_bytes(_npy_header((10**12, 128, 3)) + bytes(1000))
+    with pytest.raises(EdgekitError, match=r"holds one array, not a \.npz archive"):
+        read_npz(path)
+
+
+def test_units_member_bomb_reads_as_unknown(tmp_path):
+    path = tmp_path / "units.npz"
+    _zip(path, {"units.npy": _npy_header((10**13,), "<U8") + bytes(64)})
+    assert read_units(path) is None

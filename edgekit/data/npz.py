@@ -7,6 +7,7 @@ units says so with an optional ``units`` array ("m/s^2").
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,6 +19,11 @@ from .types import Windows
 from .windows import rewindow
 
 REQUIRED = ("X", "y", "subject", "classes")
+OPTIONAL = ("units",)
+MAX_ARRAY_BYTES = 1 << 30  # all arrays read, uncompressed; the AdaTime WISDM windows are 11 MB
+MAX_RATIO = 100  # float windows deflate ~1.1x; a member inflating 100x is padding or a bomb, not data
+_RATIO_FROM = 1 << 20  # small members (classes, a few windows) may compress well and cost nothing
+_NPY_MAGIC = b"\x93NUMPY"
 # what a damaged member raises: whatever zipfile, zlib or numpy's header parser trips over
 _DAMAGED = (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, KeyError)
 
@@ -51,6 +57,8 @@ def _units(path: Path, arrays: dict[str, np.ndarray]) -> str:
 def read_units(path: Path) -> str | None:
     """The units a windows .npz declares without loading X, or None when unreadable (read_npz says why)."""
     try:
+        with zipfile.ZipFile(path) as archive:
+            _check_members(Path(path), archive, [k for k in OPTIONAL if _member(archive, k)])
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             return None
@@ -64,21 +72,75 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise EdgekitError(f"--data {path}: file not found; pass an existing .npz")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.save's single array, named .npz by mistake
-            raise EdgekitError(
-                f"{path}: holds one array, not a .npz archive of X, y, subject, classes; save it with numpy.savez"
-            )
-        with loaded as npz:
-            missing = [k for k in REQUIRED if k not in npz.files]
+        with path.open("rb") as head:
+            if head.read(len(_NPY_MAGIC)) == _NPY_MAGIC:  # np.save's single array, named .npz by mistake
+                raise EdgekitError(
+                    f"{path}: holds one array, not a .npz archive of X, y, subject, classes; save it with numpy.savez"
+                )
+        with zipfile.ZipFile(path) as archive:
+            missing = [k for k in REQUIRED if not _member(archive, k)]
             if missing:
                 raise EdgekitError(
                     f"{path}: missing array(s) {', '.join(missing)}; a windows .npz needs X, y, subject, classes"
                 )
-            return {k: npz[k] for k in npz.files}
+            wanted = [k for k in REQUIRED + OPTIONAL if _member(archive, k)]
+            _check_members(path, archive, wanted)
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in wanted}
     except _DAMAGED as exc:
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise EdgekitError(f"{path}: not a readable .npz ({reason}); re-create it with numpy.savez") from None
+
+
+def _member(archive: zipfile.ZipFile, key: str) -> zipfile.ZipInfo | None:
+    """The zip entry numpy reads for ``key`` (``key.npy``, as savez writes it, or a bare ``key``)."""
+    names = set(archive.namelist())
+    for name in (key + ".npy", key):
+        if name in names:
+            return archive.getinfo(name)
+    return None
+
+
+def _check_members(path: Path, archive: zipfile.ZipFile, keys: list[str]) -> None:
+    """Refuse, before anything is inflated, arrays whose declared size is inconsistent, huge or a bomb."""
+    total = 0
+    for key in keys:
+        info = _member(archive, key)
+        assert info is not None  # callers pass only keys the archive has
+        declared = _declared_bytes(path, archive, info)
+        if declared != info.file_size:
+            raise EdgekitError(
+                f"{path}: array {key} declares {declared:,} bytes but its zip entry holds {info.file_size:,}; "
+                "the file is damaged or forged, re-create it with numpy.savez"
+            )
+        ratio = info.file_size / max(1, info.compress_size)
+        if info.file_size > _RATIO_FROM and ratio > MAX_RATIO:
+            raise EdgekitError(
+                f"{path}: array {key} inflates {ratio:,.0f}x ({info.compress_size:,} -> {info.file_size:,} bytes), "
+                f"which real windows never do (limit {MAX_RATIO}x): it is padding or a decompression bomb; "
+                "pass the real windows"
+            )
+        total += info.file_size
+    if total > MAX_ARRAY_BYTES:
+        raise EdgekitError(
+            f"{path}: its arrays declare {total:,} bytes, over the {MAX_ARRAY_BYTES:,}-byte limit for a windows "
+            ".npz; pass fewer windows (split the file) or float32 instead of float64"
+        )
+
+
+def _declared_bytes(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """Header length plus shape x itemsize, as the member's npy header declares (only the header is read)."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"npy format version {version}")
+        if dtype.hasobject:
+            raise EdgekitError(f"{path}: array {info.filename} holds Python objects; store plain numbers and text")
+        return member.tell() + math.prod(shape) * dtype.itemsize
 
 
 def _validate(path: Path, X: np.ndarray, y: np.ndarray, subject: np.ndarray, classes: np.ndarray) -> None:
