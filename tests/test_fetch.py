@@ -6,7 +6,11 @@ import functools
 import http.server
 import io
 import json
+import os
+import resource
+import signal
 import socket
+import subprocess
 import sys
 import tarfile
 import threading
@@ -267,3 +271,100 @@ def test_cli_data_fetch_prints_path_and_counts(tmp_path: Path, server: tuple[str
     assert lines[0] == str(path)
     assert any("Walking" in line and "424400" in line for line in lines)
     assert read_raw(path).labels == LABELS
+
+
+# --- nothing lost, nothing late (issue 12, item 10) ----------------------------------------------------
+
+
+class _EndlessHandler(http.server.BaseHTTPRequestHandler):
+    """A server that never stops sending (capped at 64 MB so a broken client cannot fill the disk)."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/gzip")
+        self.end_headers()
+        block = bytes(1 << 16)
+        try:
+            for _ in range(1024):
+                self.wfile.write(block)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_endless_download_is_cut_off_at_the_size_cap(tmp_path: Path) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EndlessHandler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    cache = tmp_path / "cache"
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/endless.tar.gz"
+        with pytest.raises(EdgekitError, match=r"endless\.tar\.gz: the server sent more than 2,097,152 bytes, over "
+                                               r"the 2,097,152-byte limit .* not the WISDM archive"):
+            fetch_wisdm(cache, url=url, expected_counts=COUNTS, tolerance=0, max_bytes=2 << 20)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    assert _leftovers(cache) == []
+
+
+def test_announced_size_over_the_cap_is_refused_before_reading(tmp_path: Path, server: tuple[str, Path]) -> None:
+    base, root = server
+    (root / "big.tar.gz").write_bytes(bytes(3 << 20))
+    cache = tmp_path / "cache"
+    with pytest.raises(EdgekitError, match=r"big\.tar\.gz: the server announces 3,145,728 bytes, over the 1,048,576"):
+        fetch_wisdm(cache, url=f"{base}/big.tar.gz", expected_counts=COUNTS, tolerance=0, max_bytes=1 << 20)
+    assert _leftovers(cache) == []
+
+
+def test_counts_are_checked_while_the_member_streams(tmp_path: Path, server: tuple[str, Path]) -> None:
+    """Too many records stop the parse at the first block that shows it, not after the whole member."""
+    base, root = server
+    extra = b"33,Walking,49105962326000,-0.6946377,12.680544,0.50395286;\n" * 100_000  # ~6 MB: six blocks
+    (root / "a.tar.gz").write_bytes(_archive({RAW_MEMBER: _raw_bytes(tmp_path) + extra}))
+    cache = tmp_path / "cache"
+    with pytest.raises(EdgekitError) as err:
+        fetch_wisdm(cache, url=f"{base}/a.tar.gz", expected_counts=COUNTS, tolerance=0)
+    message = str(err.value)
+    assert "does not match the published WISDM v1.1 counts (Walking: " in message and "\n" not in message
+    stopped = int(message.split(f"stopped reading {RAW_MEMBER} at line ")[1].split(":")[0])
+    assert stopped < 40_000, f"read {stopped} of 100,122 lines before noticing"
+    assert not (cache / CACHE_SUBDIR / RAW_NAME).exists() and _leftovers(cache) == []
+
+
+def _fetch_with_file_size_limit(cache: Path, url: str, limit: int) -> subprocess.CompletedProcess[str]:
+    """`edgekit data fetch` in a child whose files may not grow past ``limit`` bytes: a real write error.
+
+    RLIMIT_FSIZE makes write() fail with EFBIG exactly where a full disk fails with ENOSPC (SIGXFSZ is
+    ignored so the write returns the error instead of killing the child).
+    """
+
+    def limit_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    cmd = [sys.executable, "-m", "edgekit", "data", "fetch", "--cache-dir", str(cache), "--url", url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, preexec_fn=limit_files,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")
+@pytest.mark.parametrize("what, readme_bytes", [("download", 400_000), (f"unpacked {RAW_NAME}", 0)])
+def test_a_local_write_error_names_the_disk_not_the_connection(
+    tmp_path: Path, server: tuple[str, Path], what: str, readme_bytes: int
+) -> None:
+    base, root = server
+    raw = _raw_bytes(tmp_path) * 300  # ~1.4 MB that compresses to a small archive
+    noise = np.random.default_rng(0).bytes(readme_bytes)  # incompressible: the archive itself gets big
+    (root / "a.tar.gz").write_bytes(_archive({"WISDM_ar_v1.1/readme.txt": noise, RAW_MEMBER: raw}))
+    cache = tmp_path / "cache"
+    done = _fetch_with_file_size_limit(cache, f"{base}/a.tar.gz", 300_000)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"cannot write the {what} (File too large)" in lines[0] and str(cache) in lines[0]
+    assert "connection" not in lines[0] and "--cache-dir" in lines[0]
+    assert _leftovers(cache) == []
