@@ -119,7 +119,7 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
     """Train and write model, metrics, history and manifest into ``stage``; returns the manifest."""
     config.validate()
     with progress.step("loading data"):
-        windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed)
+        windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed, config.rate_hz)
     source["spec"] = None if data is None else str(data)
     if windows.X.shape[-1] != 3:
         raise EdgekitError(f"--data {data}: windows have {windows.X.shape[-1]} axes; expected 3 (x, y, z)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +13,10 @@ import pytest
 from edgekit.data import load_windows
 from edgekit.data import npz as npz_mod
 from edgekit.data.npz import read_npz, read_units
+from edgekit.data.raw import read_raw, write_raw
 from edgekit.data.synthetic import CLASSES, synthetic_recording
 from edgekit.data.types import Recording
-from edgekit.data.windows import window_recording
+from edgekit.data.windows import check_rate, median_step_ns, window_recording
 from edgekit.errors import EdgekitError
 
 
@@ -199,3 +202,78 @@ def test_units_member_bomb_reads_as_unknown(tmp_path):
     path = tmp_path / "units.npz"
     _zip(path, {"units.npy": _npy_header((10**13,), "<U8") + bytes(64)})
     assert read_units(path) is None
+
+
+# --- the sampling rate is measured, not assumed (issue 12, item 27) ------------------------------------
+
+
+def _stream(tmp_path, step_ns: int, jitter_ns: int = 0, name: str = "rate.txt"):
+    """Two users x two activities of 400 samples each, with a pause inside every run."""
+    rng = np.random.default_rng(0)
+    n = 400
+    t = np.arange(n, dtype=np.int64) * step_ns + rng.integers(-jitter_ns, jitter_ns + 1, n)
+    t[200:] += 30 * step_ns  # a pause: diffs this long must not move the measured rate
+    runs = [(u, a) for u in (1, 2) for a in (0, 1)]
+    rec = Recording(
+        user=np.repeat([u for u, _ in runs], n).astype(np.int64),
+        activity=np.repeat([a for _, a in runs], n).astype(np.int64),
+        labels=["A", "B"],
+        t_ns=np.concatenate([t + k * 10**12 for k in range(len(runs))]),
+        xyz=rng.normal(0, 3, (n * len(runs), 3)).astype(np.float32),
+    )
+    path = tmp_path / name
+    write_raw(path, rec)
+    return path, rec
+
+
+def test_rate_measured_per_run_despite_jitter_and_pauses(tmp_path):
+    _, rec = _stream(tmp_path, 50_000_000, jitter_ns=4_000_000)
+    assert median_step_ns(rec) == pytest.approx(50_000_000, rel=0.02)
+    assert check_rate(rec, 20.0, "x") == pytest.approx(20.0, rel=0.02)
+    windows, _ = load_windows(_stream(tmp_path, 50_000_000, jitter_ns=4_000_000)[0])
+    assert len(windows) > 0
+
+
+@pytest.mark.parametrize(
+    "step_ns, message",
+    [
+        (1, "the timestamps say 1e+09 Hz (median step 1 ns), but the model expects 20 Hz; resample the recording"),
+        (50, "the timestamps say 2e+07 Hz (median step 50 ns), but the model expects 20 Hz; the timestamps look "
+             "like milliseconds: write them in nanoseconds (x 1e+06)"),
+        (40_000_000, "the timestamps say 25 Hz (median step 40,000,000 ns), but the model expects 20 Hz; resample"),
+        (0, "the timestamps never advance within a user/activity run, so the sampling rate cannot be measured"),
+    ],
+)
+def test_stream_at_another_rate_is_refused_naming_file_rate_and_fix(tmp_path, step_ns, message):
+    path, _ = _stream(tmp_path, step_ns)
+    with pytest.raises(EdgekitError) as err:
+        load_windows(path)
+    assert str(err.value).startswith(f"--data {path}: ") and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_train_refuses_a_1ns_stream_with_exit_2_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from edgekit.cli import main, train_cmd  # noqa: F401 - importing registers the command
+
+    path, _ = _stream(tmp_path, 1)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--data", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "the timestamps say 1e+09 Hz" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_synthetic_data_is_20_hz():
+    rec = synthetic_recording(seed=0, users=2, seconds_per_activity=10)
+    assert median_step_ns(rec) == 50_000_000
+    assert len(load_windows("synthetic")[0]) > 0
+
+
+def test_real_watch_file_is_measured_at_20_hz():
+    env = os.environ.get("EDGEKIT_WISDM_RAW")
+    if not env:
+        pytest.skip("set EDGEKIT_WISDM_RAW to the real raw stream (wisdm2019-watch_raw.txt.gz)")
+    rec = read_raw(Path(env))
+    assert median_step_ns(rec) == 50_000_000 and check_rate(rec, 20.0, env) == 20.0

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import EdgekitError
 from .types import Recording, SkipReport, Windows
-from .windows import window_recording
+from .windows import check_rate, window_recording
 
 __all__ = ["Recording", "SkipReport", "Windows", "load_windows", "load_recording", "SYNTHETIC"]
 
@@ -40,9 +40,18 @@ def load_recording(data: str | Path | None, seed: int = 0) -> tuple[Recording, d
 
 
 def load_windows(
-    data: str | Path | None, window: int = 80, hop: int = 40, max_gap_s: float = 1.0, seed: int = 0
+    data: str | Path | None,
+    window: int = 80,
+    hop: int = 40,
+    max_gap_s: float = 1.0,
+    seed: int = 0,
+    rate_hz: float = 20.0,
 ) -> tuple[Windows, dict[str, Any]]:
-    """Windows and their source description for any supported ``--data``."""
+    """Windows and their source description for any supported ``--data``.
+
+    A raw stream must be sampled at ``rate_hz`` (measured from its timestamps): windows of ``window``
+    samples at another rate would not be the durations the board feeds the model.
+    """
     if data is not None and str(data) != SYNTHETIC and Path(data).suffix == ".npz":
         from ..artifacts import sha256_file
         from .npz import read_npz
@@ -52,6 +61,7 @@ def load_windows(
         source = {"kind": "npz", "path": str(path), "sha256": sha256_file(path), "records": None}
     else:
         rec, source = load_recording(data, seed=seed)
+        check_rate(rec, rate_hz, f"--data {source['path'] or data}")
         windows = window_recording(rec, window, hop, max_gap_s)
         source["skipped"] = rec.skipped.to_dict()
     if len(windows) == 0:

@@ -193,7 +193,8 @@ def prepare_run(run_dir: Path) -> Prepared:
 def prepare_from_manifest(manifest: dict[str, Any], loader: Any) -> Prepared:
     data, config = manifest["data"], manifest["config"]
     spec = data.get("spec")
-    windows, source = loader(spec, config["window"], config["hop"], config["max_gap_s"], manifest["seed"])
+    windows, source = loader(spec, config["window"], config["hop"], config["max_gap_s"], manifest["seed"],
+                             config.get("rate_hz", 20.0))
     if source["sha256"] != data["sha256"]:
         raise EdgekitError(
             f"--data {spec}: the data changed since training (sha256 {source['sha256'][:12]} != "
