@@ -425,7 +425,7 @@ def test_blocks_give_the_same_records_as_one_pass(tmp_path: Path) -> None:
     """Lines cut across block borders, defects near them: block-wise reading equals one whole-file pass."""
     rng = np.random.default_rng(3)
     lines = []
-    for i in range(90_000):  # ~5 MB: five blocks
+    for i in range(90_000):  # ~5 MB: three blocks
         x, y, z = rng.normal(0, 5, 3).astype(np.float32)
         lines.append(f"{i % 7 + 1},{LABELS[i // 5000 % 3]},{i * 50_000_000},{x},{y},{z};".encode())
     for i in rng.choice(len(lines) - 1, 400, replace=False):

@@ -19,7 +19,7 @@ are not data and are ignored: they are neither records nor counted in the :class
 Everything else that is not a valid record is skipped, counted by reason, with its 1-based physical
 line number. ``SkipReport.recovered`` counts valid records taken from lines that held more than one.
 
-The file is read (and gunzipped) in blocks of whole lines, about 1 MiB at a time, and only each
+The file is read (and gunzipped) in blocks of whole lines, about 2 MiB at a time, and only each
 block's records are kept, so memory follows the records, not the bytes: a file of 40 M blank lines or
 one endless line costs no more than a small one. A line longer than :data:`MAX_LINE_BYTES` or gzip
 text longer than :data:`MAX_TEXT_BYTES` is refused; no WISDM file comes anywhere near either.
@@ -50,7 +50,7 @@ MAX_ABS = 1e4  # m/s^2; about 1000 g, far beyond any body-worn accelerometer: su
 FORMAT_HINT = "expected WISDM v1.1 raw lines 'user,activity,timestamp,x,y,z;'"
 GZIP_MAGIC = b"\x1f\x8b"
 N_FIELDS = 6
-CHUNK_BYTES = 1 << 20  # a block of whole lines: big enough for pandas' speed, small enough for a line index
+CHUNK_BYTES = 2 << 20  # a block of whole lines: big enough for pandas' speed, small enough for a line index
 MAX_LINE_BYTES = 1 << 20  # a record is ~50 bytes; even a damaged line holding many records stays far below
 MAX_TEXT_BYTES = 1 << 30  # gunzipped text; the v1.1 file is ~50 MB, so more is a bomb, not data
 
@@ -73,6 +73,7 @@ _SKELETON = bytes.maketrans(_LETTERS, b"a" * len(_LETTERS))
 _COMMENT = b"#"  # never part of a clean line, so pandas can be told to ignore lines starting with it
 _CLEAN_SHAPES = tuple(label + b",,,," + tail for label in (b",a", b",") for tail in (b"", b";", b";,"))
 _SHAPE_BYTES = 8
+_MIN_SHAPE = min(len(shape) for shape in _CLEAN_SHAPES)
 _CLEAN_CODES = np.frombuffer(b"".join(s.ljust(_SHAPE_BYTES, b"\0") for s in _CLEAN_SHAPES), dtype=np.uint64)
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _INT_TEXT = r"\s*[+-]?[0-9]{1,19}\s*"  # what pandas reads as int64 (a 19-digit overflow is caught later)
@@ -133,8 +134,11 @@ def read_raw_stream(
     parts: list[Recording] = []
     text = False
     for first, chunk in _line_chunks(stream, name, max_bytes):
-        text = text or not chunk.isspace()
-        part = _parse_bytes(chunk, max_abs, first)
+        if chunk.isspace():  # blank lines are neither records nor skipped: nothing to parse
+            part = _parse_bytes(b"", max_abs, first)
+        else:
+            text = True
+            part = _parse_bytes(chunk, max_abs, first)
         if len(part) or part.skipped.count:
             parts.append(part)
         if check is not None:
@@ -262,10 +266,14 @@ def _clean_lines(s: np.ndarray) -> np.ndarray:
     ends = np.flatnonzero(s == ord("\n"))
     begins = np.concatenate(([0], ends[:-1] + 1))
     length = ends - begins
+    fits = (length >= _MIN_SHAPE) & (length <= _SHAPE_BYTES)  # only these can be clean: blank lines cost nothing
+    begins, length = begins[fits], length[fits]
     padded = np.concatenate((s, np.zeros(_SHAPE_BYTES, dtype=np.uint8)))
     head = padded[begins[:, None] + np.arange(_SHAPE_BYTES)]
     head[np.arange(_SHAPE_BYTES)[None, :] >= length[:, None]] = 0
-    return np.isin(head.view(np.uint64)[:, 0], _CLEAN_CODES) & (length <= _SHAPE_BYTES)
+    clean = np.zeros(ends.size, dtype=bool)
+    clean[fits] = np.isin(head.view(np.uint64)[:, 0], _CLEAN_CODES)
+    return clean
 
 
 def _line_starts(buf: bytearray) -> np.ndarray:
