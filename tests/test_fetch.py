@@ -6,7 +6,9 @@ import functools
 import http.server
 import io
 import json
+import os
 import socket
+import stat
 import sys
 import tarfile
 import threading
@@ -267,3 +269,15 @@ def test_cli_data_fetch_prints_path_and_counts(tmp_path: Path, server: tuple[str
     assert lines[0] == str(path)
     assert any("Walking" in line and "424400" in line for line in lines)
     assert read_raw(path).labels == LABELS
+
+
+def test_the_fetched_file_honours_the_umask(tmp_path: Path, server: tuple[str, Path]) -> None:
+    """mkstemp made the cached data file 0600 whatever the umask (issue 12)."""
+    base, root = server
+    (root / "wisdm.tar.gz").write_bytes(_archive({RAW_MEMBER: _raw_bytes(tmp_path)}))
+    old = os.umask(0o022)
+    try:
+        path = fetch_wisdm(tmp_path / "cache", url=f"{base}/wisdm.tar.gz", expected_counts=COUNTS, tolerance=0)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
