@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -157,7 +157,8 @@ def build_run(
     with progress.step("checking the model fits the board"):
         estimate_fit(board, config)
     _check_norm_source(data, norm_from)
-    failed = out.with_name(out.name + ".failed")
+    failed = artifacts.failed_dir(out)
+    stale_failed = _folder_identity(failed)  # the failed copy this build makes stale, if it succeeds
     with artifacts.staged_dir(out, force=force) as stage:
         artifacts.mark_stage_owner(stage)
         if not reuse_training(out, stage, data, config, seed):
@@ -188,23 +189,48 @@ def build_run(
         with progress.step("writing report.html"):
             write_report(stage)
         (stage / ".pid").unlink(missing_ok=True)
-    if artifacts.is_edgekit_dir(failed):  # a folder of that name that edgekit did not write stays untouched
-        shutil.rmtree(failed, ignore_errors=True)
+    _drop_stale_failed(failed, stale_failed)
     return summary
+
+
+def _folder_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of folder ``path``: a folder renamed into its place since is another folder."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+def _drop_stale_failed(failed: Path, seen: tuple[int, int] | None) -> None:
+    """Delete the failed copy that was there when this build started, if it holds only edgekit's files.
+
+    Another build that failed meanwhile put a new copy there and told its user to read it, so a copy that
+    is not the one seen at the start stays; so does one holding files edgekit did not write (notes, plots).
+    """
+    if seen is None or _folder_identity(failed) != seen or not artifacts.is_edgekit_dir(failed):
+        return
+    if artifacts.user_files(failed):
+        progress.note(f"kept {failed} (the last failed run): it holds files edgekit did not write")
+        return
+    shutil.rmtree(failed, ignore_errors=True)
 
 
 def _keep_failed(stage: Path, out: Path, failed: Path) -> Path:
     """Copy a gate-failing stage aside so its parity report can be read; the good run stays.
 
     The copy is staged and renamed like every folder edgekit writes, and it only ever replaces an
-    earlier failed run: a user's folder that happens to have the name makes it go to a new sibling.
+    earlier failed run with nothing of the user's in it: a user's folder that happens to have the name,
+    or an earlier copy the user added files to, makes it go to a new sibling.
     """
-    if failed.exists() and not artifacts.is_edgekit_dir(failed):
-        failed = Path(tempfile.mkdtemp(prefix=failed.name + "-", dir=failed.parent))
+    # named as a stage of ``failed``, so the next run's recover_stale removes it if this copy is killed
+    tmp = artifacts.make_sibling_dir(failed.parent, artifacts.stage_prefix(failed))
+    artifacts.mark_stage_owner(tmp)  # a concurrent build's recovery leaves a live copy alone
+    if failed.exists() and (not artifacts.is_edgekit_dir(failed) or artifacts.user_files(failed)):
+        failed = artifacts.make_sibling_dir(failed.parent, failed.name + "-")
         failed.rmdir()
-    # named like a stage of ``out``, so the next run's recover_stale removes it if this copy is killed
-    tmp = Path(tempfile.mkdtemp(prefix=f".edgekit-stage-{out.name}-failed-", dir=failed.parent))
     shutil.copytree(stage, tmp, ignore=shutil.ignore_patterns(".pid"), dirs_exist_ok=True)
+    (tmp / ".pid").unlink()
     if failed.exists():
         shutil.rmtree(failed)
     os.replace(tmp, failed)

@@ -19,7 +19,6 @@ import json
 import math
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, protocol
-from .artifacts import restore_displaced, sha256_bytes, swap_into_place
+from .artifacts import make_sibling_dir, restore_displaced, sha256_bytes, sibling_leftovers, swap_into_place
 from .boards import Board, FitReport, axis_map_sources, fit_check, load_board, parse_axis_map
 from .contract import AXES, STANDARD_GRAVITY, Contract
 from .errors import EdgekitError
@@ -620,7 +619,7 @@ def _write_sketch(out_dir: Path, sketch_name: str, files: dict[str, bytes], forc
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     _recover_stale(out_dir, sketch_name)
-    stage = Path(tempfile.mkdtemp(prefix=f".{sketch_name}.stage-", dir=out_dir))
+    stage = make_sibling_dir(out_dir, f".{sketch_name}.stage-")
     try:
         for name, data in sorted(files.items()):
             (stage / name).write_bytes(data)
@@ -633,8 +632,8 @@ def _write_sketch(out_dir: Path, sketch_name: str, files: dict[str, bytes], forc
 
 def _recover_stale(out_dir: Path, sketch_name: str) -> None:
     """After a killed run: put a displaced sketch back if none is in place, drop stages and leftovers."""
-    restore_displaced(out_dir / sketch_name, f".{sketch_name}.old-*", _is_sketch)
-    for stage in out_dir.glob(f".{sketch_name}.stage-*"):
+    restore_displaced(out_dir / sketch_name, f".{sketch_name}.old-", _is_sketch)
+    for stage in sibling_leftovers(out_dir, f".{sketch_name}.stage-"):
         shutil.rmtree(stage, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 import shlex
 import shutil
@@ -24,8 +25,9 @@ from typing import Any
 
 from . import progress
 from .artifacts import FIRMWARE_DIR
+from .boards import Board
 from .errors import EdgekitError
-from .serial import AmbiguousPort
+from .serial import AmbiguousPort, check_port
 
 ARDUINO_CLI = "arduino-cli"
 PIO = "pio"
@@ -200,7 +202,9 @@ def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None)
         )
     sketches = sorted(p for p in firmware.iterdir() if p.is_dir() and (p / f"{p.name}.ino").is_file())
     if len(sketches) > 1 and board:
-        named = [p for p in sketches if board in p.name]
+        # the board each sketch records, else a name ending in it: 'nano33' is also in 'edgekit_har_nano33-rev2'
+        named = [p for p in sketches if sketch_board(p) == Path(board).stem] or [
+            p for p in sketches if sketch_board(p) is None and p.name.endswith(f"_{Path(board).stem}")]
         sketches = named if len(named) == 1 else sketches
     if len(sketches) == 1:
         problem = stale_sketch(run, sketches[0])
@@ -211,6 +215,32 @@ def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None)
         raise EdgekitError(f"--run {run}: no sketch folder (with a .ino of the same name) in {firmware}")
     names = ", ".join(p.name for p in sketches)
     raise EdgekitError(f"--run {run}: several sketches in {firmware} ({names}); pass --sketch DIR")
+
+
+def sketch_board(sketch: Path) -> str | None:
+    """The board a sketch folder was generated for (its edgekit_sketch.json), or None if it does not say."""
+    from .firmware import SKETCH_MANIFEST
+
+    try:
+        board = json.loads((Path(sketch) / SKETCH_MANIFEST).read_text(encoding="utf-8")).get("board")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return board if isinstance(board, str) and board else None
+
+
+def check_sketch_board(sketch: Path, board: Board | None) -> None:
+    """Refuse ``--board`` when the sketch was generated for another board.
+
+    The sketch's fqbn, IMU driver and axis map are its own board's: going on would print or run the
+    commands for a board the user did not name, or put firmware on a board whose sensor it cannot read.
+    """
+    built_for = sketch_board(sketch)
+    if board is None or built_for is None or built_for == board.name:
+        return
+    raise EdgekitError(
+        f"--board {board.name}: {sketch} was generated for board {built_for}, not {board.name}; "
+        f"pass --board {built_for}, or generate a sketch for it with 'edgekit build --board {board.name} --out DIR'"
+    )
 
 
 def stale_sketch(run: Path, sketch: Path) -> str | None:
@@ -244,13 +274,22 @@ UPDATE_INDEX = [ARDUINO_CLI, "update"]  # refresh the core and library indexes; 
 
 
 def arduino_cli_commands(profile: SketchProfile, port: str) -> list[list[str]]:
-    """Refresh indexes, compile (installs the profile's pinned core and libraries on first use), upload."""
-    sketch = str(profile.sketch)
+    """Refresh indexes, compile (installs the profile's pinned core and libraries on first use), upload.
+
+    The sketch goes as an absolute path after '--': a folder named like '--config-file=x.yaml' must stay
+    a folder name and never become an option of arduino-cli.
+    """
+    sketch = tool_path(profile.sketch)
     return [
         UPDATE_INDEX,
-        [ARDUINO_CLI, "compile", "--profile", profile.name, sketch],
-        [ARDUINO_CLI, "upload", "--profile", profile.name, "--fqbn", profile.fqbn, "-p", port, sketch],
+        [ARDUINO_CLI, "compile", "--profile", profile.name, "--", sketch],
+        [ARDUINO_CLI, "upload", "--profile", profile.name, "--fqbn", profile.fqbn, "-p", port, "--", sketch],
     ]
+
+
+def tool_path(path: Path) -> str:
+    """``path`` as an absolute path for a build tool's command line (it can never start with '-')."""
+    return os.path.abspath(path)
 
 
 def pio_commands(sketch: Path, port: str | None) -> list[list[str]]:
@@ -259,7 +298,7 @@ def pio_commands(sketch: Path, port: str | None) -> list[list[str]]:
         raise EdgekitError(
             f"--sketch {sketch}: no platformio.ini, so PlatformIO cannot build it; use --tool arduino-cli"
         )
-    command = [PIO, "run", "-t", "upload", "-d", str(sketch)]
+    command = [PIO, "run", "-t", "upload", "-d", tool_path(sketch)]
     if port:
         command += ["--upload-port", port]
     return [command]
@@ -290,6 +329,8 @@ def plan_flash(
     if tool not in TOOLS:
         raise EdgekitError(f"--tool {tool}: unknown; use one of {', '.join(TOOLS)}")
     sketch = Path(sketch)
+    if port is not None:
+        check_port(port)  # it goes on the tool's command line after -p / --upload-port
     if port is None and find_port is not None:
         try:
             port = find_port()

@@ -67,8 +67,12 @@ Section = dict[str, Any]
 # --------------------------------------------------------------------------- public API
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Render the report of ``run_dir`` into ``out`` (default ``run_dir/report.html``) atomically."""
+def write_report(run_dir: Path, out: Path | None = None, force: bool = False) -> Path:
+    """Render the report of ``run_dir`` into ``out`` (default ``run_dir/report.html``) atomically.
+
+    An existing ``out`` is replaced only when it is an edgekit report or with ``force``: a mistyped
+    --out (notes.html, README.md) must not cost the user that file.
+    """
     run_dir = Path(run_dir)
     artifacts.load_manifest(run_dir)  # first say so when RUN_DIR is wrong, before any --out complaint
     target = Path(out) if out is not None else run_dir / REPORT_HTML
@@ -76,10 +80,25 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         raise EdgekitError(f"--out {target}: is a folder; pass a file name such as {target / REPORT_HTML}")
     if not target.parent.is_dir():
         raise EdgekitError(f"--out {target}: folder {target.parent} does not exist; create it first")
+    if out is not None and not force and target.exists() and not _is_report(target):
+        raise EdgekitError(
+            f"--out {target}: file exists and is not an edgekit report; choose another name or pass --force to "
+            "replace it"
+        )
     with progress.step("writing report.html"):
         text = render_report(run_dir)
         artifacts.write_text_atomic(target, text)
     return target
+
+
+def _is_report(path: Path) -> bool:
+    """True when ``path`` starts like a page this module rendered (its generator meta tag)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return b'<meta name="generator" content="edgekit ' in head
 
 
 def render_report(run_dir: Path) -> str:

@@ -47,6 +47,8 @@ _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: Python's \d and int() 
 _NUM = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")
 _HEX = re.compile(r"[0-9a-fA-F]{8,64}")
 _LABEL = re.compile(r"[A-Za-z0-9_ ./+()-]{1,64}")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # pyserial URL handlers: spy:// writes files, socket:// dials out
+MAX_SUMMARY_KEYS = 32  # distinct labels / error reasons a monitor summary counts by name; the rest are "other"
 
 
 class SerialLike(Protocol):
@@ -120,8 +122,8 @@ def detect_port(
     list_ports: PortLister | None = None,
 ) -> str:
     """``port`` if given, else the only connected board; several or none is an error the user can act on."""
-    if port:
-        return port
+    if port is not None:
+        return check_port(port)
     vids = KNOWN_VIDS if vids is None else vids
     found, seen = matching_ports(vids, pids, list_ports)
     if len(found) == 1:
@@ -135,6 +137,21 @@ def detect_port(
         f"--port: no board found on USB with vendor id {wanted}{others}; "
         "plug the board in (a data cable, not a charge-only one) or pass --port PORT"
     )
+
+
+def check_port(port: str) -> str:
+    """Accept a serial device path (/dev/ttyACM0, COM5) and nothing else.
+
+    pyserial also opens URLs: ``spy://...?file=PATH`` writes a log to any path and ``socket://host:port``
+    opens a network connection, and a port starting with '-' would be read as an option by arduino-cli.
+    No edgekit command needs either, so --port is a device path or an error.
+    """
+    if not port or _URL.match(port) or port.startswith("-") or not port.isprintable():
+        raise EdgekitError(
+            f"--port {port!r}: not a serial device path; pass a device such as /dev/ttyACM0 or COM5 "
+            "(pyserial URLs like socket:// or spy:// are not accepted), or leave out --port to find the board"
+        )
+    return port
 
 
 # ---------------------------------------------------------------- line parsing
@@ -272,10 +289,14 @@ class LineSplitter:
 
 
 def open_serial(port: str, baud: int) -> SerialLike:
-    """Open ``port`` (a device path or a pyserial URL) with a short read timeout."""
+    """Open device path ``port`` with a short read timeout.
+
+    ``serial.Serial``, not ``serial_for_url``: a URL must never reach pyserial's URL handlers (see
+    :func:`check_port`), even from a caller that skipped the check.
+    """
     import serial
 
-    return serial.serial_for_url(port, baudrate=baud, timeout=READ_TIMEOUT_S)
+    return serial.Serial(check_port(port), baudrate=baud, timeout=READ_TIMEOUT_S)
 
 
 @dataclass
@@ -426,33 +447,56 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclass
 class MonitorSummary:
-    """What a monitor session saw, for the closing summary."""
+    """What a monitor session saw, for the closing summary.
+
+    Labels and error reasons come from the board, and a buggy firmware or a noisy link can send endless
+    distinct ones (a session grew to 474 MB in 38 s), so only the first :data:`MAX_SUMMARY_KEYS` distinct
+    ones are kept by name; the rest are counted in ``other_labels`` / ``error_reports``.
+    """
 
     predictions: int = 0
     per_label: dict[str, int] = field(default_factory=dict)
+    other_labels: int = 0  # predictions whose label came after the first MAX_SUMMARY_KEYS distinct ones
     inference_ms_total: float = 0.0
     missed_total: int = 0
     garbage: int = 0
     resets: int = 0
     reconnects: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the first MAX_SUMMARY_KEYS distinct reasons
+    error_reports: int = 0  # every change of the board's error reason
     model_hash: str | None = None
     seconds: float = 0.0
     interrupted: bool = False
+    csv_note: str | None = None  # where the predictions were logged, and whether appended
 
     @property
     def mean_inference_ms(self) -> float | None:
         return self.inference_ms_total / self.predictions if self.predictions else None
 
+    def count_label(self, label: str) -> None:
+        if label in self.per_label or len(self.per_label) < MAX_SUMMARY_KEYS:
+            self.per_label[label] = self.per_label.get(label, 0) + 1
+        else:
+            self.other_labels += 1
+
+    def count_error(self, reason: str) -> None:
+        self.error_reports += 1
+        if reason not in self.errors and len(self.errors) < MAX_SUMMARY_KEYS:
+            self.errors.append(reason)
+
     def lines(self) -> list[str]:
-        labels = ", ".join(f"{label} {n}" for label, n in sorted(self.per_label.items())) or "none"
+        counts = [f"{label} {n}" for label, n in sorted(self.per_label.items())]
+        if self.other_labels:
+            counts.append(f"{self.other_labels} with other labels")
+        labels = ", ".join(counts) or "none"
         mean = self.mean_inference_ms
         mean_text = f"{mean:.2f} ms" if mean is not None else "n/a"
         return [
             f"monitor: {self.predictions} predictions in {self.seconds:.1f} s ({labels})",
             f"monitor: mean inference {mean_text}, missed samples {self.missed_total}, "
             f"garbage lines {self.garbage}, board resets {self.resets}, reconnects {self.reconnects}, "
-            f"errors {len(self.errors)}",
+            f"errors {self.error_reports}",
+            *([f"monitor: {self.csv_note}"] if self.csv_note else []),
         ]
 
 
@@ -483,13 +527,21 @@ class Monitor:
     CSV_HEADER = "host_time_s,seq,label,confidence,inference_ms,missed_total\n"
 
     def __init__(self, out: TextIO, live: bool, csv: TextIO | None = None) -> None:
-        self.out, self.live, self.csv = out, live, csv
+        self.out, self.live = out, live
         self.summary = MonitorSummary()
         self._missed = _MissedCounter()
         self._recent: collections.deque[float] = collections.deque()
         self._last: Message | None = None
+        self._last_error: str | None = None
         self._ready_seen = False
+        self.csv: TextIO | None = None
         if csv is not None:
+            self.attach_csv(csv)
+
+    def attach_csv(self, csv: TextIO) -> None:
+        """Log predictions to ``csv`` from now on; the header only goes into an empty file (not when appending)."""
+        self.csv = csv
+        if csv.tell() == 0:
             csv.write(self.CSV_HEADER)
             csv.flush()
 
@@ -516,8 +568,9 @@ class Monitor:
             self._say(f"board ready: model {message['model_hash']}, arena {message['arena_used']} bytes")
         elif message.kind == protocol.ERROR:
             # a board in an error state repeats it every few seconds: report each new reason once
-            if not self.summary.errors or self.summary.errors[-1] != message["reason"]:
-                self.summary.errors.append(message["reason"])
+            if message["reason"] != self._last_error:
+                self._last_error = message["reason"]
+                self.summary.count_error(message["reason"])
                 self._say(f"board error: {message['reason']}")
         elif message.kind == protocol.PRED:
             self._prediction(message, host_ns)
@@ -525,7 +578,7 @@ class Monitor:
     def _prediction(self, message: Message, host_ns: int) -> None:
         s = self.summary
         s.predictions += 1
-        s.per_label[message["label"]] = s.per_label.get(message["label"], 0) + 1
+        s.count_label(message["label"])
         s.inference_ms_total += message["inference_ms"]
         self._missed.update(message["missed"])
         s.missed_total = self._missed.total
@@ -579,20 +632,24 @@ def monitor(
     live: bool | None = None,
     opener: Opener = open_serial,
     open_wait_s: float = OPEN_WAIT_S,
+    csv_mode: str = "new",
 ) -> MonitorSummary:
     """Show predictions until ``seconds`` pass or Ctrl-C; the board may reset or vanish meanwhile.
 
-    The CSV log is flushed per line, so whatever was received survives a crash of the host too.
+    The CSV log is flushed per line, so whatever was received survives a crash of the host too. It is
+    opened only once the port is open, and an existing file is replaced only with ``csv_mode="replace"``
+    (``--force``) or added to with ``"append"``: a wrong --port must never cost the user's last log.
     """
     out = out or sys.stdout
     live = out.isatty() if live is None else live
-    if csv_path is not None and not Path(csv_path).parent.is_dir():
-        raise EdgekitError(f"--csv {csv_path}: folder {Path(csv_path).parent} does not exist; create it first")
+    if csv_path is not None:
+        check_csv(Path(csv_path), csv_mode)
     start = time.monotonic()
-    csv = open(csv_path, "w", encoding="ascii", newline="") if csv_path else None  # noqa: SIM115
-    view = Monitor(out, live, csv)
+    view = Monitor(out, live)
     try:
         with Link(port, baud, opener, open_wait_s, reconnect_s=None, hello=CMD_PREDICT) as link:
+            if csv_path is not None:
+                view.attach_csv(_open_csv(Path(csv_path), csv_mode, view.summary))
             for event in link.events():
                 view.handle(event)
                 if seconds is not None and time.monotonic() - start >= seconds:
@@ -600,12 +657,54 @@ def monitor(
     except KeyboardInterrupt:
         view.summary.interrupted = True
     finally:
-        if csv is not None:
-            csv.close()
+        if view.csv is not None:
+            view.csv.close()
         if live:
             out.write("\n")
     view.summary.seconds = time.monotonic() - start
     return view.summary
+
+
+CSV_MODES = ("new", "append", "replace")
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1)
+
+
+def check_csv(path: Path, mode: str) -> None:
+    """Refuse a --csv that would destroy a file, before the port is opened."""
+    if mode not in CSV_MODES:
+        raise ValueError(f"csv_mode {mode!r}: one of {CSV_MODES}")
+    if not path.parent.is_dir():
+        raise EdgekitError(f"--csv {path}: folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise EdgekitError(f"--csv {path}: is a folder; pass a file name such as {path / 'predictions.csv'}")
+    if not path.exists() or not path.stat().st_size or mode == "replace":
+        return
+    if mode == "new":
+        raise EdgekitError(
+            f"--csv {path}: file exists; choose a new name, pass --append to add to it, or --force to replace it"
+        )
+    with open(path, "rb") as handle:
+        first = handle.readline(len(Monitor.CSV_HEADER) + 1)
+    if first.decode("ascii", "replace") != Monitor.CSV_HEADER:
+        raise EdgekitError(
+            f"--csv {path}: --append adds to a log of 'edgekit monitor', and this file does not start with its "
+            "header; choose a new name"
+        )
+
+
+def _open_csv(path: Path, mode: str, summary: MonitorSummary) -> TextIO:
+    """Open the log once the port is open; says in the summary whether it was appended to."""
+    appending = mode != "replace" and path.is_file() and path.stat().st_size > 0
+    handle = open(path, "a" if appending else "w", encoding="ascii", newline="")  # noqa: SIM115
+    if appending and _last_byte(path) != b"\n":  # a row cut off by a killed session stays one bad row
+        handle.write("\n")
+    summary.csv_note = f"predictions {'appended to' if appending else 'written to'} {path}"
+    return handle
 
 
 # ---------------------------------------------------------------- capture

@@ -166,8 +166,8 @@ def test_crash_between_the_two_renames_is_undone_by_the_next_run(synthetic_run: 
     out = tmp_path / "run"
     shutil.copytree(synthetic_run, out)
     before = fingerprint(out)
-    os.replace(out, tmp_path / ".edgekit-old-run-x1y2z3")
-    stage = tmp_path / ".edgekit-stage-run-a1b2c3"
+    os.replace(out, tmp_path / ".edgekit-old-run-x1y2z3w4")
+    stage = tmp_path / ".edgekit-stage-run-a1b2c3d4"
     shutil.copytree(synthetic_run, stage)
     (stage / ".pid").write_text(str(dead_pid()))
     with pytest.raises(RuntimeError, match="stand-in"), artifacts.staged_dir(out):  # the next run starts ...
@@ -179,10 +179,10 @@ def test_crash_between_the_two_renames_is_undone_by_the_next_run(synthetic_run: 
 
 def test_a_live_run_stage_is_left_alone_and_a_day_old_one_is_not(tmp_path: Path):
     out = tmp_path / "run"
-    live = tmp_path / ".edgekit-stage-run-live"
+    live = tmp_path / ".edgekit-stage-run-live_abc"
     live.mkdir()
     (live / ".pid").write_text(str(os.getppid()))  # another process that is running right now
-    dead = tmp_path / ".edgekit-stage-run-dead"
+    dead = tmp_path / ".edgekit-stage-run-dead_abc"
     dead.mkdir()
     (dead / ".pid").write_text(str(dead_pid()))
     artifacts.recover_stale(out)

@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -368,3 +369,15 @@ def test_a_local_write_error_names_the_disk_not_the_connection(
     assert f"cannot write the {what} (File too large)" in lines[0] and str(cache) in lines[0]
     assert "connection" not in lines[0] and "--cache-dir" in lines[0]
     assert _leftovers(cache) == []
+
+
+def test_the_fetched_file_honours_the_umask(tmp_path: Path, server: tuple[str, Path]) -> None:
+    """mkstemp made the cached data file 0600 whatever the umask (issue 12)."""
+    base, root = server
+    (root / "wisdm.tar.gz").write_bytes(_archive({RAW_MEMBER: _raw_bytes(tmp_path)}))
+    old = os.umask(0o022)
+    try:
+        path = fetch_wisdm(tmp_path / "cache", url=f"{base}/wisdm.tar.gz", expected_counts=COUNTS, tolerance=0)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -145,8 +145,8 @@ def test_flash_dry_run_prints_the_exact_commands(tmp_path: Path, monkeypatch: py
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "arduino-cli update",
-        f"arduino-cli compile --profile nano33 {sketch}",
-        f"arduino-cli upload --profile nano33 --fqbn arduino:mbed_nano:nano33ble -p /dev/ttyACM0 {sketch}",
+        f"arduino-cli compile --profile nano33 -- {sketch}",
+        f"arduino-cli upload --profile nano33 --fqbn arduino:mbed_nano:nano33ble -p /dev/ttyACM0 -- {sketch}",
     ]
     assert read_log(tools) == []  # nothing ran
 
@@ -161,9 +161,9 @@ def test_flash_runs_update_compile_upload(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 0, result.output
     assert read_log(tools) == [
         ["arduino-cli", "update"],
-        ["arduino-cli", "compile", "--profile", "nano33", str(Path("edgekit-run/firmware/edgekit_har"))],
+        ["arduino-cli", "compile", "--profile", "nano33", "--", str(tmp_path / "edgekit-run/firmware/edgekit_har")],
         ["arduino-cli", "upload", "--profile", "nano33", "--fqbn", "arduino:mbed_nano:nano33ble", "-p",
-         "/dev/ttyACM0", str(Path("edgekit-run/firmware/edgekit_har"))],
+         "/dev/ttyACM0", "--", str(tmp_path / "edgekit-run/firmware/edgekit_har")],
     ]  # fmt: skip
     assert "flashed edgekit-run/firmware/edgekit_har to /dev/ttyACM0" in result.output
 
@@ -239,3 +239,65 @@ def test_flash_default_run_missing_says_what_to_pass(tmp_path: Path, monkeypatch
     result = flash("--port", "/dev/ttyACM0")
     assert result.exit_code == 2
     assert "--run edgekit-run: no firmware/ folder" in result.output and "--sketch DIR" in result.output
+
+
+# ---------------------------------------------------------------- issue 12: what reaches the build tool
+
+
+def test_a_sketch_path_never_becomes_an_arduino_cli_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path
+) -> None:
+    """--sketch '--config-file=evil.yaml' was passed as an option: now an absolute path after '--'."""
+    monkeypatch.chdir(tmp_path)
+    make_sketch(tmp_path, name="--config-file=evil.yaml")
+    result = flash("--sketch", "--config-file=evil.yaml", "--port", "/dev/ttyACM0")
+    assert result.exit_code == 0, result.output
+    sketch = str(tmp_path / "--config-file=evil.yaml")
+    calls = read_log(tools)
+    assert calls[1] == ["arduino-cli", "compile", "--profile", "nano33", "--", sketch]
+    assert calls[2][-2:] == ["--", sketch]
+    assert not any(arg.startswith("--config-file") for call in calls for arg in call)
+    (tmp_path / "--config-file=evil.yaml" / "platformio.ini").write_text("[env:nano33]\n")
+    assert flash("--sketch", "--config-file=evil.yaml", "--tool", "pio", "--port", "/dev/ttyACM0").exit_code == 0
+    assert read_log(tools)[-1][:6] == ["pio", "run", "-t", "upload", "-d", sketch]
+
+
+@pytest.mark.parametrize("port", ["--config-file=evil.yaml", "socket://127.0.0.1:9", "spy:///dev/ttyACM0"])
+def test_flash_port_must_be_a_device_path(tmp_path: Path, tools: Path, port: str) -> None:
+    sketch = make_sketch(tmp_path)
+    for dry in ([], ["--dry-run"]):
+        result = flash("--sketch", str(sketch), "--port", port, *dry)
+        assert result.exit_code == 2 and "not a serial device path" in result.output, result.output
+    assert read_log(tools) == []
+
+
+def sketch_for(sketch: Path, board: str) -> Path:
+    """What edgekit build records in the sketch folder: the board it generated the sketch for."""
+    from edgekit.firmware import SKETCH_KIND, SKETCH_MANIFEST
+
+    (sketch / SKETCH_MANIFEST).write_text(f'{{"kind": "{SKETCH_KIND}", "board": "{board}"}}\n')
+    return sketch
+
+
+@pytest.mark.parametrize("board", ["uno", "nano33-rev2", "nano-rp2040"])
+def test_flash_refuses_a_board_the_sketch_was_not_generated_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path, board: str
+) -> None:
+    run, sketch = make_run(tmp_path)
+    sketch_for(sketch, "nano33")
+    plug(monkeypatch, "/dev/ttyACM0")
+    result = flash("--board", board, "--run", str(run), "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert f"--board {board}: {sketch} was generated for board nano33" in result.output
+    assert "arduino-cli" not in result.output.replace("with 'edgekit build", "")
+    result = flash("--board", board, "--sketch", str(sketch), "--port", "/dev/ttyACM0")
+    assert result.exit_code == 2 and read_log(tools) == []
+    assert flash("--board", "nano33", "--run", str(run), "--dry-run").exit_code == 0
+
+
+def test_find_sketch_picks_by_the_recorded_board_not_a_name_fragment(tmp_path: Path) -> None:
+    run, sketch = make_run(tmp_path)
+    sketch_for(sketch, "nano33")
+    rev2 = sketch_for(make_sketch(run / "firmware", "edgekit_har_nano33-rev2"), "nano33-rev2")
+    assert find_sketch(run, None, board="nano33") == sketch  # 'nano33' is part of the other's name
+    assert find_sketch(run, None, board="nano33-rev2") == rev2

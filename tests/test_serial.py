@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,102 @@ def test_verify_without_a_run_folder_still_checks_the_board(
     assert "model: not checked (no READY line seen" in result.stdout
     missing = CliRunner().invoke(main, ["verify", "--port", board.port, "--run", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "artifact folder not found" in missing.stderr
+
+
+# ---------------------------------------------------------------- issue 12: nothing lost, nothing unbounded
+
+
+HEADER = "host_time_s,seq,label,confidence,inference_ms,missed_total"
+
+
+def test_monitor_csv_never_truncates_an_existing_file_when_the_port_fails(tmp_path: Path) -> None:
+    """A wrong --port used to leave the 9 MB log as a bare header: the file is opened only once the port is."""
+    log = tmp_path / "data.csv"
+    log.write_text("weeks,of,data\n" * 1000)
+    before = log.read_bytes()
+    for extra in ([], ["--force"], ["--append"]):
+        args = ["monitor", "--csv", str(log), "--port", str(tmp_path / "ttyNOPE"), "--seconds", "1", *extra]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (extra, result.output)
+        assert log.read_bytes() == before, extra
+    assert "--csv" in CliRunner().invoke(main, args[:-1]).output  # without a flag: the file is named first
+
+
+def test_monitor_csv_refuses_to_replace_without_force(board: FakeBoard, tmp_path: Path) -> None:
+    log = tmp_path / "data.csv"
+    log.write_text("mine\n")
+    result = CliRunner().invoke(main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log)])
+    assert result.exit_code == 2 and f"--csv {log}: file exists" in result.output and "--append" in result.output
+    assert log.read_text() == "mine\n"
+    result = CliRunner().invoke(main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log),
+                                       "--append"])
+    assert result.exit_code == 2 and "does not start with its header" in result.output
+    assert log.read_text() == "mine\n"
+    result = CliRunner().invoke(main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log),
+                                       "--force"])
+    assert result.exit_code == 0, result.output
+    assert log.read_text().splitlines() == [HEADER] and f"predictions written to {log}" in result.output
+
+
+def test_monitor_append_adds_rows_under_the_existing_header(board: FakeBoard, tmp_path: Path) -> None:
+    log = tmp_path / "preds.csv"
+    log.write_text(f"{HEADER}\n1.000,1,Walking,0.900,10,0")  # the last row cut off by a killed session
+
+    def script() -> None:
+        board.wait_host()
+        board.send("EK,PRED,2,Sitting,0.990,9.0,0")
+        wait_for(lambda: "Sitting" in log.read_text(), "the appended prediction")
+        _thread.interrupt_main()
+
+    thread = BoardThread(script)
+    thread.start()
+    args = ["monitor", "--port", board.port, "--seconds", str(SAFETY_S), "--csv", str(log), "--append"]
+    result = CliRunner().invoke(main, args)
+    thread.finish()
+    assert result.exit_code == 0, result.output
+    rows = log.read_text().splitlines()
+    assert rows[:2] == [HEADER, "1.000,1,Walking,0.900,10,0"] and rows[2].split(",")[1:3] == ["2", "Sitting"]
+    assert len(rows) == 3 and f"predictions appended to {log}" in result.output
+
+
+def test_monitor_summary_stays_small_whatever_the_board_sends() -> None:
+    """Endless distinct labels and error reasons (a buggy firmware, a noisy link) are counted, not kept."""
+    from edgekit.serial import MAX_SUMMARY_KEYS, Event, Message, Monitor
+
+    with open(os.devnull, "w") as null:
+        view = Monitor(null, live=False)
+        for i in range(5000):
+            view.handle(Event("message", i, Message("PRED", {"seq": i, "label": f"L{i:05d}", "confidence": 0.5,
+                                                            "inference_ms": 1.0, "missed": 0})))
+            view.handle(Event("message", i, Message("ERROR", {"reason": f"reason {i}"})))
+    summary = view.summary
+    assert len(summary.per_label) == MAX_SUMMARY_KEYS and len(summary.errors) == MAX_SUMMARY_KEYS
+    assert summary.predictions == 5000 and sum(summary.per_label.values()) + summary.other_labels == 5000
+    assert summary.error_reports == 5000
+    lines = summary.lines()
+    assert f"{5000 - MAX_SUMMARY_KEYS} with other labels" in lines[0] and "errors 5000" in lines[1]
+    assert sum(len(line) for line in lines) < 100 * MAX_SUMMARY_KEYS
+
+
+@pytest.mark.parametrize("command", [
+    ["monitor", "--seconds", "0.3"],
+    ["capture", "--user", "1", "--activity", "Walking", "--seconds", "0.3", "--out", "OUT"],
+    ["verify", "--timeout", "0.3"],
+])
+def test_port_must_be_a_device_path_not_a_pyserial_url(board: FakeBoard, tmp_path: Path, command: list[str]) -> None:
+    """spy://...?file=PATH wrote any file, socket:// opened a network connection: --port is a device path."""
+    spy_log = tmp_path / "spy.txt"
+    args = [arg.replace("OUT", str(tmp_path / "me.txt")) for arg in command]
+    for port in (f"spy://{board.port}?file={spy_log}", "socket://127.0.0.1:9", "loop://", "--help"):
+        result = CliRunner().invoke(main, [*args, "--port", port])
+        assert result.exit_code == 2, (port, result.output)
+        assert "not a serial device path" in result.output, result.output
+    assert not spy_log.exists() and not (tmp_path / "me.txt").exists()
+
+
+def test_open_serial_never_interprets_urls(tmp_path: Path) -> None:
+    from edgekit.serial import open_serial
+
+    with pytest.raises(EdgekitError, match="not a serial device path"):
+        open_serial(f"spy://{tmp_path}/x?file={tmp_path / 'spy.txt'}", 115200)
+    assert not (tmp_path / "spy.txt").exists()

@@ -95,8 +95,9 @@ def flash_cmd(
       edgekit flash --board nano33 --run runs/demo
       edgekit flash --board nano33 --run runs/demo --dry-run
     """
-    _load_board(board)  # a typo in --board is an error even when the sketch needs no board file
+    board_info = _load_board(board)  # a typo in --board is an error even when the sketch needs no board file
     folder = flashing.find_sketch(run or DEFAULT_RUN, sketch, board)
+    flashing.check_sketch_board(folder, board_info)
     _flash_sketch(folder, tool, port, dry_run)
 
 
@@ -108,15 +109,19 @@ def flash_cmd(
     "csv_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Also log every prediction to this CSV file (flushed per line).",
+    help="Also log every prediction to this CSV file (flushed per line); an existing file needs --append or --force.",
 )
+@click.option("--append", is_flag=True, help="Add to an existing --csv log of 'edgekit monitor'.")
+@click.option("--force", is_flag=True, help="Replace an existing --csv file.")
 @click.option(
     "--seconds",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Stop after this many seconds [default: run until Ctrl-C].",
 )
-def monitor_cmd(port: str | None, baud: int, csv_path: Path | None, seconds: float | None) -> None:
+def monitor_cmd(
+    port: str | None, baud: int, csv_path: Path | None, append: bool, force: bool, seconds: float | None
+) -> None:
     """Show the board's live predictions: label, confidence, inference time, missed samples.
 
     Survives board resets and a replugged cable; Ctrl-C ends with a summary.
@@ -126,9 +131,16 @@ def monitor_cmd(port: str | None, baud: int, csv_path: Path | None, seconds: flo
       edgekit monitor
       edgekit monitor --port /dev/ttyACM0 --seconds 60 --csv predictions.csv
     """
+    if append and force:
+        raise EdgekitError("--append and --force: pick one (add to the --csv file, or replace it)")
+    if (append or force) and csv_path is None:
+        raise EdgekitError(f"--{'append' if append else 'force'}: only applies to --csv FILE; add --csv or drop it")
+    mode = "append" if append else "replace" if force else "new"
+    if csv_path is not None:
+        link.check_csv(csv_path, mode)  # before looking for a board: the first thing to fix
     device = link.detect_port(port)
     progress.note(f"monitoring {device} at {baud} baud (Ctrl-C to stop)")
-    summary = link.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"))
+    summary = link.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"), csv_mode=mode)
     for line in summary.lines():
         click.echo(line)
 
@@ -215,7 +227,8 @@ def capture_cmd(
     if board_info is not None and do_flash:
         _flash_capture_sketch(board_info, tool, device, axis_map)
         wait = AFTER_FLASH_WAIT_S
-    progress.note(f"capturing '{activity}' for user {user} from {device} into {out} (Ctrl-C to stop)")
+    verb = "appending to" if out.is_file() and out.stat().st_size else "into"  # capture never truncates --out
+    progress.note(f"capturing '{activity}' for user {user} from {device} {verb} {out} (Ctrl-C to stop)")
     summary = link.capture(
         device,
         user,
@@ -275,15 +288,18 @@ def verify_cmd(
       edgekit verify --run runs/demo
       edgekit verify --run runs/demo --board nano33 --flash
     """
-    _load_board(board)
+    board_info = _load_board(board)
     run_dir = run or (DEFAULT_RUN if DEFAULT_RUN.is_dir() else None)
     if do_flash and run_dir is None:
         raise EdgekitError(f"--flash: needs --run DIR with the firmware ({DEFAULT_RUN} does not exist)")
     expected = link.run_expectations(run_dir) if run_dir is not None else link.RunExpectations()
+    folder = flashing.find_sketch(run_dir, None, board) if do_flash and run_dir is not None else None
+    if folder is not None:
+        flashing.check_sketch_board(folder, board_info)
     device = link.detect_port(port)
     wait = link.OPEN_WAIT_S
-    if do_flash and run_dir is not None:
-        _flash_sketch(flashing.find_sketch(run_dir, None, board), tool, device)
+    if folder is not None:
+        _flash_sketch(folder, tool, device)
         wait = AFTER_FLASH_WAIT_S
     reading = link.read_verify_lines(device, baud, timeout_s, open_wait_s=wait)
     verdict = link.judge(reading, expected)

@@ -13,7 +13,8 @@ from . import main
 @click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Where to write the page [default: RUN_DIR/report.html].")
-def report(run_dir: Path, out: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace --out even if it is not an edgekit report.")
+def report(run_dir: Path, out: Path | None, force: bool) -> None:
     """Write RUN_DIR/report.html: data, training curves, parity, confusion matrices, footprint, latency.
 
     One self-contained HTML file (inline SVG charts and styles, no scripts, nothing fetched), so it
@@ -27,4 +28,4 @@ def report(run_dir: Path, out: Path | None) -> None:
     """
     from ..report import write_report
 
-    click.echo(f"wrote {write_report(run_dir, out)}")
+    click.echo(f"wrote {write_report(run_dir, out, force=force)}")

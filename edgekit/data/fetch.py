@@ -20,7 +20,6 @@ import os
 import posixpath
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..artifacts import read_json, sha256_file, write_json_atomic
+from ..artifacts import create_sibling_file, read_json, sha256_file, write_json_atomic
 from ..errors import EdgekitError
 from ..progress import note, step
 from .raw import read_raw, read_raw_stream
@@ -198,8 +197,7 @@ def _local_write_failed(target: Path, what: str, exc: _LocalWriteError) -> Edgek
 
 def _download(url: str, target: Path, timeout: float, max_bytes: int = MAX_ARCHIVE_BYTES) -> tuple[Path, str]:
     """Stream ``url`` into a temporary file in ``target``, at most ``max_bytes``; return it and its sha256."""
-    fd, name = tempfile.mkstemp(prefix=".download-", suffix=".tar.gz", dir=target)
-    tmp = Path(name)
+    fd, tmp = create_sibling_file(target, ".download-", ".tar.gz")
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": f"edgekit/{__version__}"})
     try:
@@ -289,8 +287,7 @@ def _extract_raw(
         f"{url}: the downloaded archive is damaged or not a .tar.gz ({{}}); try again, set {URL_ENV} "
         "to a mirror, or pass --data PATH to a local copy"
     )
-    fd, name = tempfile.mkstemp(prefix=f".{RAW_NAME}.", suffix=".tmp", dir=target)
-    tmp = Path(name)
+    fd, tmp = create_sibling_file(target, f".{RAW_NAME}.", ".tmp")  # the umask's mode, unlike mkstemp's 0600
     try:
         with os.fdopen(fd, "wb") as out, tarfile.open(archive, "r:*") as tar:
             member = _raw_member(tar, url)
