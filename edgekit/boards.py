@@ -61,6 +61,13 @@ class Library:
 
 
 @dataclass(frozen=True)
+class TflmRuntime:
+    """How the board runs the model: edgekit's pinned TFLM, and the emulated core that stands for it."""
+
+    emulator: str  # a target of edgekit.runtime.toolchain ("cortex-m4", "cortex-m0plus") or "none"
+
+
+@dataclass(frozen=True)
 class Imu:
     """The on-board accelerometer as its Arduino library presents it."""
 
@@ -107,7 +114,7 @@ class Board:
     platform: str
     platform_version: str
     sampler: str
-    tflm: Library | None
+    tflm: TflmRuntime | None
     imu: Imu | None
     led: Led
     pio_platform: str
@@ -116,9 +123,8 @@ class Board:
 
     @property
     def libraries(self) -> list[Library]:
-        """Every pinned library the sketch needs (TFLM first)."""
-        imu = [self.imu.library, *self.imu.extra_libraries] if self.imu else []
-        return [lib for lib in (self.tflm, *imu) if lib is not None]
+        """Every pinned library the sketch needs (TFLM is not one: the sketch ships it in src/tflm)."""
+        return [self.imu.library, *self.imu.extra_libraries] if self.imu else []
 
     @property
     def model_flash_budget(self) -> int:
@@ -240,6 +246,7 @@ def _locate(name_or_path: str | Path) -> Path:
     return path
 
 
+EMULATORS = ("cortex-m4", "cortex-m0plus", "none")  # edgekit.runtime.toolchain.TARGETS, or none
 _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     # section: (required keys, optional keys); "" is the top level
     "": ({"title", "mcu", "memory", "reserved", "arduino", "led", "platformio"}, {"tflm", "imu"}),
@@ -247,7 +254,7 @@ _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     "memory": ({"flash", "ram", "app_flash", "app_ram"}, set()),
     "reserved": ({"flash", "ram", "source"}, set()),
     "arduino": ({"fqbn", "platform", "platform_version", "sampler"}, set()),
-    "tflm": ({"library", "version", "header"}, set()),
+    "tflm": ({"emulator"}, set()),
     "imu": (
         {"chip", "library", "version", "header", "object", "class", "units", "range", "native_rate", "axis_map",
          "mounting", "not_found"},
@@ -361,12 +368,8 @@ class _Parser:
             raise self.fail(_dotted(name, key), f"'{value}' is not one of {', '.join(choices)}")
         return value
 
-    def tflm(self) -> Library:
-        return Library(
-            name=self.string("tflm", "library", _IDENT),
-            version=self.string("tflm", "version", _VERSION),
-            header=self.string("tflm", "header", _HEADER),
-        )
+    def tflm(self) -> TflmRuntime:
+        return TflmRuntime(emulator=self.choice("tflm", "emulator", EMULATORS))
 
     def imu(self) -> Imu:
         try:

@@ -111,17 +111,57 @@ def _check_norm_source(data: str | Path | None, norm_from: Path | None) -> None:
         firmware_contract(Contract(0, 0, 20.0, [], units, [], [], [], [], prenormalized=True), None)
 
 
-def selftest_windows(stage: Path, contract: Contract, tflite: bytes, count: int):
-    """K held-out windows (evenly spread) and their desktop TFLM outputs, for the on-board self-test."""
+def golden_indices(n_test: int, count: int) -> np.ndarray:
+    """The held-out windows the on-board self-test checks: ``count`` evenly spread ones."""
+    if count <= 0 or n_test == 0:
+        return np.zeros(0, dtype=int)
+    return np.linspace(0, n_test - 1, num=min(count, n_test)).round().astype(int)
+
+
+def selftest_windows(stage: Path, contract: Contract, tflite: bytes, count: int, board_runtime: Any = None):
+    """K held-out windows (evenly spread) and the outputs the board must reproduce at boot.
+
+    The expected outputs come from the board's own runtime on the emulated core when it ran here
+    (``board_runtime``, an :class:`edgekit.runtime.harness.BoardRuntime`), else from the desktop TFLM,
+    which the board-runtime rungs check against the same windows whenever they can run.
+    """
     from .data.prepare import prepare_run
     from .firmware import make_selftest
     from .runtimes import quantize_input
 
     prepared = prepare_run(stage)
-    pick = np.linspace(0, len(prepared.y_test) - 1, num=min(count, len(prepared.y_test))).round().astype(int)
+    pick = golden_indices(len(prepared.y_test), count)
     q = contract.quant
     assert q is not None
-    return make_selftest(tflite, quantize_input(prepared.x_test[pick], q.input_scale, q.input_zero_point))
+    inputs = quantize_input(prepared.x_test[pick], q.input_scale, q.input_zero_point)
+    expected = board_runtime.run(inputs).outputs if board_runtime is not None else None
+    return make_selftest(tflite, inputs, expected)
+
+
+def _board_plan(board: Board, stage: Path, selftest: int, windows: int, runtime_src: Path | None):
+    from .data.prepare import prepare_run
+    from .runtime.rungs import BoardRungPlan
+
+    assert board.tflm is not None
+    emulated = board.tflm.emulator if board.tflm.emulator != "none" else "cortex-m4"
+    n_test = len(prepare_run(stage).y_test) if selftest else 0
+    golden = tuple(int(i) for i in golden_indices(n_test, selftest))
+    return BoardRungPlan(emulated=emulated, windows=windows, golden=golden, runtime_src=runtime_src)
+
+
+def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
+    """The emulated board's runtime the parity rung ran (from the build cache), or None if it did not run."""
+    from .runtime.harness import BoardRuntime, model_interface, model_sources, op_methods
+    from .runtime.sources import locate_sources
+    from .runtime.toolchain import TARGETS
+    from .runtimes import inspect_tflite
+
+    rung = report.get("board", {}).get("rungs", {}).get(plan.emulated, {})
+    if rung.get("status") != "ran":
+        return None
+    model = model_sources(tflite, model_interface(tflite, inspect_tflite(tflite)), locate_sources(plan.runtime_src),
+                          op_methods())
+    return BoardRuntime(model, TARGETS[plan.emulated])
 
 
 def build_run(
@@ -138,6 +178,9 @@ def build_run(
     max_int8_step: int = 1,
     representative: int = 300,
     force: bool = False,
+    runtime_src: Path | None = None,
+    board_windows: int = 512,
+    require_board_runtime: bool = False,
 ) -> dict[str, Any]:
     """Run every stage into a staged folder and return the build summary."""
     from .firmware import generate_firmware
@@ -168,23 +211,27 @@ def build_run(
         quantize_run(stage, representative=representative, seed=seed)
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)
+        plan = _board_plan(board, stage, selftest, board_windows, runtime_src)
         report = run_parity(stage, max_drop_pp, require_bit_exact, max_int8_step=max_int8_step, enforce=False,
-                            html=False)
+                            html=False, board=plan, require_board_runtime=require_board_runtime)
         if not report["passed"]:
             write_report(stage)  # the kept copy is read by a person: give it its page
             kept = _keep_failed(stage, out, failed)
             check_gates(report, str(kept / artifacts.PARITY_JSON))
-        tests = selftest_windows(stage, contract, tflite, selftest) if selftest else None
+        emulated = _emulated_runtime(report, plan, tflite)
+        tests = selftest_windows(stage, contract, tflite, selftest, emulated) if selftest else None
         with progress.step("generating firmware"):
             sketch = generate_firmware(tflite, fw_contract, board, stage / artifacts.FIRMWARE_DIR, SKETCH_NAME,
-                                       axis_map=axis_map, selftest=tests)
-        summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests)
+                                       axis_map=axis_map, selftest=tests, runtime_src=runtime_src,
+                                       board_arena=_board_arena(report, plan))
+        summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests, _board_arena(report, plan))
         summary["calibration"] = calibration
         with progress.step("estimating the latency on the board (edgekit profile)"):
             profile = profile_run(stage, board.name)
         if isinstance(profile.get("run"), dict):  # the stage's temporary name would be stale once swapped in
             profile["run"]["dir"] = str(out)
         summary["estimate"] = _latency(profile)
+        summary["measured"] = _measured(profile)
         artifacts.update_manifest(stage, build=summary, profile=profile)
         with progress.step("writing report.html"):
             write_report(stage)
@@ -216,6 +263,16 @@ def _drop_stale_failed(failed: Path, seen: tuple[int, int] | None) -> None:
     shutil.rmtree(failed, ignore_errors=True)
 
 
+def _board_arena(report: dict[str, Any], plan: Any) -> Any:
+    """arena_used_bytes of the board's runtime on the emulated core, when that rung ran."""
+    from .firmware import BoardArena
+
+    rung = report.get("board", {}).get("rungs", {}).get(plan.emulated, {})
+    if rung.get("status") != "ran":
+        return None
+    return BoardArena(int(rung["arena_used_bytes"]), f"{rung['title']} (arena_used_bytes)")
+
+
 def _keep_failed(stage: Path, out: Path, failed: Path) -> Path:
     """Copy a gate-failing stage aside so its parity report can be read; the good run stays.
 
@@ -238,12 +295,13 @@ def _keep_failed(stage: Path, out: Path, failed: Path) -> Path:
 
 
 def _summary(stage: Path, out: Path, board: Board, report: dict[str, Any], tflite: bytes, contract: Contract,
-             sketch: Path, tests: Any) -> dict[str, Any]:
+             sketch: Path, tests: Any, board_arena: Any) -> dict[str, Any]:
     from .firmware import plan_arena, sketch_fit
 
     q = contract.quant
     assert q is not None
-    fit = sketch_fit(tflite, contract, board, tests, plan_arena(tflite, q.arena_bytes))
+    arena = plan_arena(tflite, q.arena_bytes, board_arena)
+    fit = sketch_fit(tflite, contract, board, tests, arena)
     rungs, pairs = report["rungs"], report["pairs"]
     return {
         "board": board.name,
@@ -256,7 +314,11 @@ def _summary(stage: Path, out: Path, board: Board, report: dict[str, Any], tflit
         "int8_windows_differ": pairs["litert->tflm"]["int8_windows_differ"],
         "int8_max_step_diff": pairs["litert->tflm"]["int8_max_step_diff"],
         "model_bytes": len(tflite),
-        "arena_bytes": q.arena_bytes,
+        "arena_bytes": arena.total,
+        "arena_measured": {"bytes": arena.measured, "source": arena.measured_source},
+        "board_runtime": {name: {k: rung.get(k) for k in ("title", "status", "reason", "windows", "windows_differ",
+                                                           "max_step", "arena_used_bytes", "instructions")}
+                          for name, rung in (report.get("board") or {}).get("rungs", {}).items()},
         "fit": fit.to_dict(),
         "fit_summary": fit.summary(),
         "sketch": str(out / sketch.relative_to(stage)),
@@ -273,6 +335,23 @@ def _latency(profile: dict[str, Any]) -> dict[str, Any] | None:
             "instructions": est["instructions"], "kernels": est["kernels"]}
 
 
+def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """Instructions per inference measured on the emulated core, and the time range they imply."""
+    m = profile.get("measured") or {}
+    if not m.get("available"):
+        return None
+    return {"instructions": m["instructions"], "ms": [round(1000 * s, 1) for s in m["seconds"]],
+            "duty_cycle": m["duty_cycle"], "source": m["source"]}
+
+
+def _rung_line(rung: dict[str, Any]) -> str:
+    if rung["status"] != "ran":
+        return f"{rung['title']}: NOT RUN ({rung['reason']})"
+    return (f"{rung['title']}: {rung['windows_differ']} of {rung['windows']} windows differ from desktop TFLM"
+            + (f", {rung['instructions']['mean'] / 1e6:.2f} M instructions per inference"
+               if rung.get("instructions") else ""))
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The lines ``edgekit build`` ends with."""
     return "\n".join([
@@ -281,10 +360,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"drop {summary['accuracy_drop_pp']:.2f} pp",
         f"agreement        {summary['agreement_float_tflm']:.4f} float vs TFLM top-1; "
         f"{summary['int8_windows_differ']} windows differ LiteRT vs TFLM (max {summary['int8_max_step_diff']} step)",
-        f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes (TFLM)",
+        *[f"board runtime    {_rung_line(rung)}" for rung in summary.get("board_runtime", {}).values()],
+        f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes "
+        f"({summary['arena_measured']['bytes']:,} B {summary['arena_measured']['source']} + margin)",
         f"fit              {summary['fit_summary']}",
-        *([f"latency          {est['ms'][0]:.0f}-{est['ms'][1]:.0f} ms per inference on the board (estimate, "
-           f"{est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"]
+        *([f"latency          {m['ms'][0]:.0f}-{m['ms'][1]:.0f} ms per inference on the board (measured "
+           f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), {100 * m['duty_cycle'][1]:.0f} % of the hop "
+           "at most"] if (m := summary.get("measured")) else
+          [f"latency          {est['ms'][0]:.0f}-{est['ms'][1]:.0f} ms per inference on the board (cost-model "
+           f"estimate, not measured: {est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"]
           if (est := summary.get("estimate")) else []),
         f"sketch           {summary['sketch']}",
     ])

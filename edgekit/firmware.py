@@ -32,6 +32,9 @@ from .boards import Board, FitReport, axis_map_sources, fit_check, load_board, p
 from .contract import AXES, STANDARD_GRAVITY, Contract
 from .errors import EdgekitError
 from .resources import resource_dir
+from .runtime.harness import BoardModel, c_float, model_interface, model_sources, op_methods
+from .runtime.sources import locate_sources
+from .runtime.tree import TREE_DIR
 
 try:
     import tomllib
@@ -133,6 +136,14 @@ def reference_int8_windows(
 
 
 @dataclass(frozen=True)
+class BoardArena:
+    """arena_used_bytes as the board's runtime reported it on an emulated core."""
+
+    bytes: int
+    source: str  # e.g. "board runtime, emulated Cortex-M4 (arena_used_bytes)"
+
+
+@dataclass(frozen=True)
 class ArenaPlan:
     """How big the firmware's tensor arena is, and why."""
 
@@ -172,13 +183,18 @@ def cmsis_scratch_bytes(tflite_bytes: bytes) -> int:
     return largest
 
 
-def plan_arena(tflite_bytes: bytes, measured: int | None = None) -> ArenaPlan:
-    """Arena = desktop TFLM measurement + ARENA_MARGIN_PCT % + CMSIS-NN scratch, rounded up to 1 KiB.
+def plan_arena(tflite_bytes: bytes, measured: int | None = None, board_measured: BoardArena | None = None) -> ArenaPlan:
+    """Arena = measured need + ARENA_MARGIN_PCT %, rounded up to 1 KiB.
 
-    The measurement comes from the contract (``edgekit quantize`` records it) or, if absent, is taken
-    here with the TFLM interpreter. It was made with 64-bit pointers, so TFLM's own bookkeeping is
-    smaller on the 32-bit board: the margin covers allocator alignment and library version changes.
+    Best is ``board_measured``: ``arena_used_bytes`` of the board's own runtime on the emulated core,
+    CMSIS-NN scratch buffers and 32-bit bookkeeping included. Otherwise the desktop TFLM measurement
+    (from the contract, or taken here) plus the largest CMSIS-NN scratch buffer, which the desktop's
+    reference kernels never request.
     """
+    if board_measured is not None:
+        wanted = board_measured.bytes * (100 + ARENA_MARGIN_PCT) / 100
+        total = int(math.ceil(wanted / ARENA_ROUND_TO) * ARENA_ROUND_TO)
+        return ArenaPlan(board_measured.bytes, board_measured.source, ARENA_MARGIN_PCT, 0, ARENA_ROUND_TO, total)
     source = "contract.quant.arena_bytes"
     if measured is None:
         from .runtimes import measure_arena
@@ -201,18 +217,24 @@ class Selftest:
 
     inputs: np.ndarray  # int8 (K, window*3)
     expected: np.ndarray  # int8 (K, classes)
-    tolerance: int = 1  # int8 steps: CMSIS-NN may round differently from the reference kernels
+    tolerance: int = 0  # int8 steps: the board runs the runtime the rungs proved bit-exact
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
 
 
-def make_selftest(tflite_bytes: bytes, inputs_int8: np.ndarray, tolerance: int = 1) -> Selftest:
-    """Run ``inputs_int8`` through the desktop TFLM interpreter to get the outputs the board must match."""
+def make_selftest(tflite_bytes: bytes, inputs_int8: np.ndarray, expected: np.ndarray | None = None,
+                  tolerance: int = 0) -> Selftest:
+    """Golden windows and the outputs the board must match.
+
+    ``expected`` should come from the board's runtime on the emulated core (what the board computes);
+    without it, from the desktop TFLM interpreter, which the board-runtime rungs proved identical.
+    """
     from .runtimes import TFLMRunner
 
     inputs = np.ascontiguousarray(np.asarray(inputs_int8, dtype=np.int8))
-    return Selftest(inputs=inputs, expected=TFLMRunner(tflite_bytes).run(inputs), tolerance=tolerance)
+    outputs = TFLMRunner(tflite_bytes).run(inputs) if expected is None else np.asarray(expected, dtype=np.int8)
+    return Selftest(inputs=inputs, expected=outputs, tolerance=tolerance)
 
 
 def _check_selftest(selftest: Selftest, n_features: int, n_classes: int) -> None:
@@ -280,10 +302,7 @@ def resolver_ops(ops: Sequence[str]) -> list[dict[str, str]]:
     return [{"name": op, "method": table[op]} for op in sorted(set(ops))]
 
 
-def _op_table() -> dict[str, str]:
-    path = resource_dir("firmware_templates") / "ops.toml"
-    table = tomllib.loads(path.read_text(encoding="utf-8")).get("ops", {})
-    return {str(k): str(v) for k, v in table.items()}
+_op_table = op_methods
 
 
 # --------------------------------------------------------------------------- generation
@@ -298,8 +317,14 @@ def generate_firmware(
     axis_map: str | Sequence[str] | None = None,
     selftest: Selftest | None = None,
     force: bool = False,
+    runtime: BoardModel | None = None,
+    runtime_src: Path | None = None,
+    board_arena: BoardArena | None = None,
 ) -> Path:
     """Write the sketch folder ``out_dir/sketch_name`` (replacing one edgekit generated before) and return it.
+
+    The sketch ships the board's TFLM runtime in ``src/tflm`` with the model code (``runtime``, as the
+    parity rungs built and ran it; generated here from ``runtime_src`` or edgekit's cache when not given).
 
     Refuses, before writing anything, a model whose op TFLM cannot register, a contract that does not
     describe this model, a model that does not fit the board, and (unless ``force``) replacing a
@@ -314,15 +339,21 @@ def generate_firmware(
     quant = _require_quant(contract)
     if selftest is not None:
         _check_selftest(selftest, contract.n_features, len(contract.labels))
-    arena = plan_arena(tflite_bytes, quant.arena_bytes)
+    arena = plan_arena(tflite_bytes, quant.arena_bytes, board_arena)
     fit = sketch_fit(tflite_bytes, contract, board, selftest, arena)
     fit.raise_if_not_fit()
     _check_board(board, contract)
     assert board.imu is not None and board.tflm is not None  # _check_board
     mapping = parse_axis_map(axis_map) if axis_map is not None else board.imu.axis_map
+    if runtime is None:
+        runtime = model_sources(tflite_bytes, model_interface(tflite_bytes, info), locate_sources(runtime_src),
+                                op_methods())
     context = _context(tflite_bytes, contract, board, info.ops, mapping, axis_map is not None, selftest, sketch_name)
-    context.update(arena=arena.to_dict(), fit=fit.to_dict(), fit_summary=fit.summary())
+    context.update(arena=arena.to_dict(), fit=fit.to_dict(), fit_summary=fit.summary(),
+                   runtime=_runtime_context(runtime))
     files = _render(context, sketch_name, selftest is not None)
+    files.update(runtime.files)
+    files.update({f"{TREE_DIR}/{name}": data for name, data in runtime.tree.files.items()})
     files[SKETCH_MANIFEST] = _manifest(context, files, quant.input_scale, quant.output_scale)
     return _write_sketch(Path(out_dir), sketch_name, files, force)
 
@@ -405,12 +436,7 @@ def _check_board(board: Board, contract: Contract) -> None:
         )
 
 
-def _c_float(value: float, what: str) -> str:
-    """Shortest decimal that parses back to the same float32 (the compiler reads it as a float literal)."""
-    f32 = np.float32(value)
-    if not np.isfinite(f32):
-        raise EdgekitError(f"{what} = {value}: not a finite float32; re-run training/quantization")
-    return np.format_float_positional(f32, unique=True, trim="0")
+_c_float = c_float
 
 
 def _hex_lines(data: bytes, per_line: int = 12) -> list[str]:
@@ -447,7 +473,6 @@ def _context(
         "platform": board.platform,
         "platform_version": board.platform_version,
         "libraries": [asdict(lib) for lib in board.libraries],
-        "tflm_header": board.tflm.header,
         "imu_header": board.imu.library.header,
         "imu_object": board.imu.object,
         "imu_not_found": board.imu.not_found,
@@ -508,6 +533,17 @@ def _context(
     return context
 
 
+def _runtime_context(runtime: BoardModel) -> dict[str, Any]:
+    """What the sketch's README and manifest say about the runtime it ships."""
+    return {
+        "dir": TREE_DIR,
+        "sources": runtime.tree.sources,
+        "tree_sha256": runtime.tree.sha256,
+        "files": len(runtime.tree.files),
+        "kernels": [{"op": k.op, "registration": k.registration, "source": k.source} for k in runtime.tree.kernels],
+    }
+
+
 BHY2_RANGES_G = (2, 4, 8, 16)  # what the BHI260AP accepts for its accelerometer (Arduino_BHY2 setRange)
 
 
@@ -539,8 +575,6 @@ _TEMPLATES = (
     ("sketch.ino.j2", "{sketch}.ino"),
     ("edgekit_app.cpp.j2", "edgekit_app.cpp"),
     ("edgekit_config.h.j2", CONFIG_HEADER),
-    ("model_data.h.j2", MODEL_HEADER),
-    ("model_data.cpp.j2", MODEL_SOURCE),
     ("sketch.yaml.j2", "sketch.yaml"),
     ("platformio.ini.j2", "platformio.ini"),
     ("README.md.j2", "README.md"),
@@ -598,6 +632,7 @@ def _manifest(context: dict[str, Any], files: dict[str, bytes], input_scale: flo
         "axis_map_source": context["axis_map_source"],
         "labels": context["labels"],
         "selftest": {"windows": context["selftest_count"], "tolerance": context["selftest_tolerance"]},
+        "runtime": {k: v for k, v in context["runtime"].items() if k != "kernels"},
         "fit": context["fit"],
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
     }
@@ -622,6 +657,7 @@ def _write_sketch(out_dir: Path, sketch_name: str, files: dict[str, bytes], forc
     stage = make_sibling_dir(out_dir, f".{sketch_name}.stage-")
     try:
         for name, data in sorted(files.items()):
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
             (stage / name).write_bytes(data)
         swap_into_place(stage, target, old_prefix=f".{sketch_name}.old-")
     except BaseException:
@@ -642,6 +678,12 @@ def _is_sketch(path: Path) -> bool:
         return json.loads((path / SKETCH_MANIFEST).read_text(encoding="utf-8")).get("kind") == SKETCH_KIND
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _inside(name: str) -> bool:
+    """A manifest entry that names a file inside the sketch (runtime files live in src/tflm/...)."""
+    parts = name.split("/")
+    return "\\" not in name and not name.startswith("/") and ".." not in parts and "" not in parts
 
 
 def sketch_edits(sketch: Path, added: bool = False) -> list[str] | None:
@@ -665,7 +707,7 @@ def sketch_edits(sketch: Path, added: bool = False) -> list[str] | None:
     edited = []
     for name, digest in sorted(files.items()):
         path = sketch / str(name)
-        if "/" in str(name) or "\\" in str(name) or not path.is_file():
+        if not _inside(str(name)) or not path.is_file():
             continue
         if sha256_bytes(path.read_bytes()) != digest:
             edited.append(str(name))

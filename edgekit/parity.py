@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,17 @@ import numpy as np
 from . import artifacts, progress
 from .artifacts import PARITY_JSON, PARITY_MD
 from .errors import EdgekitError, GateFailed
-from .runtimes import LiteRTRunner, TfliteInfo, TFLMRunner, dequantize, first_divergence, quantize_input
+from .runtime.rungs import BoardRungPlan
+from .runtimes import (
+    LiteRTRunner,
+    TfliteInfo,
+    TFLMRunner,
+    dequantize,
+    first_divergence,
+    quantize_input,
+    read_ops,
+    tflm_op_outputs,
+)
 
 RUNGS = ("float", "litert", "tflm")
 RUNG_TITLES = {"float": "float Keras", "litert": "int8 LiteRT", "tflm": "int8 TFLM"}
@@ -165,8 +176,12 @@ def parity_report(
     classes: list[str],
     rep_x: np.ndarray | None = None,
     layer_windows: int = DEFAULT_LAYER_WINDOWS,
+    board: BoardRungPlan | None = None,
 ) -> dict[str, Any]:
-    """Run every test window through the three rungs and compare them; no gates, no files."""
+    """Run every test window through the rungs and compare them; no gates, no files.
+
+    ``board`` adds the board-runtime rungs (``None``: skipped, and the report says so).
+    """
     if len(y_test) == 0:
         raise EdgekitError("test set: no held-out windows to check parity on; hold out users with --test-users")
     timing: dict[str, float] = {}
@@ -205,8 +220,10 @@ def parity_report(
     runtime_pair["first_divergence"] = [
         {"window": w, **found} for w, found in zip(differing, first_divergence(tflite, x_int8[differing]), strict=True)
     ]
+    board_section = _board_section(tflite, info, x_int8, outputs["tflm"], board)
     return {
         "kind": "edgekit-parity",
+        "board": board_section,
         "classes": list(classes),
         "n_test": int(len(y_test)),
         "input_quantization": {
@@ -232,8 +249,22 @@ def parity_report(
     }
 
 
+def _board_section(tflite: bytes, info: TfliteInfo, x_int8: np.ndarray, desktop: np.ndarray,
+                   plan: BoardRungPlan | None) -> dict[str, Any]:
+    """The board-runtime rungs, or why they did not run."""
+    from .runtime.harness import model_interface, op_methods
+    from .runtime.rungs import prepare_board_model, run_board_rungs
+
+    if plan is None:
+        return {"runtime": {}, "rungs": {}, "skipped": "not requested"}
+    interface = model_interface(tflite, info)
+    model, why, _ = prepare_board_model(tflite, interface, plan.runtime_src, op_methods())
+    return run_board_rungs(model, why, x_int8, desktop, read_ops(tflite), plan,
+                           lambda x: tflm_op_outputs(tflite, x))
+
+
 def apply_gates(report: dict[str, Any], max_drop_pp: float, require_bit_exact: bool,
-                max_int8_step: int = DEFAULT_MAX_INT8_STEP) -> dict[str, Any]:
+                max_int8_step: int = DEFAULT_MAX_INT8_STEP, require_board_runtime: bool = False) -> dict[str, Any]:
     """Add the gate verdicts to ``report``; the accuracy gate checks the worse int8 rung.
 
     LiteRT requantizes some kernels (FULLY_CONNECTED, 1x1 CONV_2D) with one rounding and TFLM with
@@ -260,8 +291,25 @@ def apply_gates(report: dict[str, Any], max_drop_pp: float, require_bit_exact: b
             "passed": differ == 0 or not require_bit_exact,
         },
     }
+    report["gates"].update(_board_gates(report.get("board", {}), require_board_runtime))
     report["passed"] = all(g["passed"] for g in report["gates"].values())
     return report
+
+
+def _board_gates(board: dict[str, Any], required: bool) -> dict[str, Any]:
+    """Zero differing windows on every board rung that ran; a rung that did not run fails only if required."""
+    gates = {}
+    for name, rung in sorted(board.get("rungs", {}).items()):
+        ran = rung.get("status") == "ran"
+        differ = rung.get("windows_differ", 0) if ran else None
+        gates[f"board_{name}"] = {
+            "value": differ, "threshold": 0, "ran": ran, "reason": rung.get("reason"), "required": bool(required),
+            "passed": (differ == 0) if ran else not required,
+        }
+    if required and not gates:
+        gates["board_runtime"] = {"value": None, "threshold": 0, "ran": False, "required": True, "passed": False,
+                                  "reason": board.get("skipped", "no board rung ran")}
+    return gates
 
 
 def check_gates(report: dict[str, Any], where: str = PARITY_JSON) -> None:
@@ -287,8 +335,22 @@ def check_gates(report: dict[str, Any], where: str = PARITY_JSON) -> None:
             f"int8 outputs of LiteRT and TFLM differ in {exact['value']} of {report['n_test']} windows{where_op}, "
             "--require-bit-exact allows 0"
         )
+    for name, gate in sorted(report["gates"].items()):
+        if name.startswith("board_") and not gate["passed"]:
+            failures.append(_board_failure(report, name[len("board_") :], gate))
     if failures:
         raise GateFailed(f"parity: {'; '.join(failures)}; see {where}")
+
+
+def _board_failure(report: dict[str, Any], name: str, gate: dict[str, Any]) -> str:
+    rung = report.get("board", {}).get("rungs", {}).get(name, {})
+    title = rung.get("title", f"board runtime ({name})")
+    if not gate["ran"]:
+        return f"{title} did not run ({gate.get('reason')}), and --require-board-runtime is set"
+    ops = sorted({d["op"] for d in rung.get("first_divergence", []) if d.get("op")})
+    where = f" (first at {', '.join(ops)})" if ops else ""
+    return (f"{title} differs from desktop TFLM in {gate['value']} of {rung['windows']} windows{where}, "
+            f"up to {rung['max_step']} int8 steps; the board would not compute what was checked")
 
 
 def run_parity(
@@ -299,6 +361,8 @@ def run_parity(
     layer_windows: int = DEFAULT_LAYER_WINDOWS,
     enforce: bool = True,
     html: bool = True,
+    board: BoardRungPlan | None = None,
+    require_board_runtime: bool = False,
 ) -> dict[str, Any]:
     """Parity of a quantized run on its held-out test users; writes parity.json and parity.md.
 
@@ -323,13 +387,14 @@ def run_parity(
         prepared.y_train, int(qsection.get("representative_requested", DEFAULT_REPRESENTATIVE)),
         int(qsection.get("seed", 0)),
     )
+    plan = replace(board or BoardRungPlan(), emulated=(board.emulated if board else "") or _emulated_core(manifest))
     report = parity_report(
         model, tflite, info, prepared.x_test, prepared.y_test, contract.labels,
-        rep_x=prepared.x_train[rep_idx], layer_windows=layer_windows,
+        rep_x=prepared.x_train[rep_idx], layer_windows=layer_windows, board=plan,
     )
     report["tflite_sha256"] = artifacts.sha256_bytes(tflite)
     report["test_users"] = sorted(int(u) for u in np.unique(prepared.subject_test))
-    apply_gates(report, max_drop_pp, require_bit_exact, max_int8_step)
+    apply_gates(report, max_drop_pp, require_bit_exact, max_int8_step, require_board_runtime)
     artifacts.write_json_atomic(run_dir / PARITY_JSON, report)
     artifacts.write_text_atomic(run_dir / PARITY_MD, render_markdown(report))
     if html:  # build passes False and renders the page once, after firmware and profile exist
@@ -339,6 +404,18 @@ def run_parity(
     if enforce:
         check_gates(report, str(run_dir / PARITY_JSON))
     return report
+
+
+def _emulated_core(manifest: dict[str, Any]) -> str:
+    """The emulated core for a run built for a board (its mcu core), else the Cortex-M4 of the Nano 33 BLE."""
+    from .boards import load_board
+
+    name = (manifest.get("build") or {}).get("board")
+    try:
+        runtime = load_board(name).tflm if name else None
+    except EdgekitError:
+        runtime = None
+    return runtime.emulator if runtime is not None and runtime.emulator != "none" else "cortex-m4"
 
 
 # --------------------------------------------------------------------------- presentation
@@ -370,6 +447,7 @@ def format_table(report: dict[str, Any]) -> str:
     divergence = _divergence_text(report)
     if divergence:
         lines.append(divergence)
+    lines += board_lines(report)
     worst = report["layers"]["worst"][:3]
     if worst:
         named = ", ".join(f"{x['layer']} ({x['op']}) {x['rmse_over_scale']:.3f}" for x in worst)
@@ -381,6 +459,25 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def board_lines(report: dict[str, Any]) -> list[str]:
+    """One line per board-runtime rung: how many windows differ from desktop TFLM, or why it did not run."""
+    board = report.get("board") or {}
+    if board.get("skipped"):
+        return [f"board runtime: not run ({board['skipped']})"]
+    lines = []
+    for rung in board.get("rungs", {}).values():
+        if rung["status"] != "ran":
+            lines.append(f"{rung['title']}: not run ({rung['reason']})")
+            continue
+        text = (f"{rung['title']}: {rung['windows_differ']} of {rung['windows']} windows differ from desktop TFLM "
+                f"(max {rung['max_step']} step); arena {rung['arena_used_bytes']:,} B")
+        if "instructions" in rung:
+            text += f"; {rung['instructions']['mean'] / 1e6:.3f} M instructions per inference"
+        spots = ", ".join(f"window {d['window']} at op {d['op_index']} {d['op']}" for d in rung.get("first_divergence", []))
+        lines.append(text + (f"; first differ: {spots}" if spots else ""))
+    return lines
+
+
 def _divergence_text(report: dict[str, Any]) -> str:
     found = report["pairs"]["litert->tflm"].get("first_divergence", [])
     if not found:
@@ -389,15 +486,31 @@ def _divergence_text(report: dict[str, Any]) -> str:
     return f"LiteRT vs TFLM first differ: {spots}"
 
 
+def _op_table_md(report: dict[str, Any]) -> list[str]:
+    rows = []
+    for rung in (report.get("board") or {}).get("rungs", {}).values():
+        for op in rung.get("op_instructions", []):
+            rows.append(f"| {rung['title']} | {op['op']} | {op['instructions']:,} |")
+    if not rows:
+        return []
+    return ["", "| rung | op (graph order) | instructions per inference |", "|---|---|---:|", *rows]
+
+
 def _gate_line(report: dict[str, Any]) -> str:
     drop, exact = report["gates"]["accuracy_drop_pp"], report["gates"]["bit_exact"]
     step = report["gates"]["int8_step"]
     bit = "not required" if not exact["required"] else ("ok" if exact["passed"] else "FAILED")
+    board = []
+    for name, gate in sorted(report["gates"].items()):
+        if name.startswith("board_"):
+            verdict = ("ok" if gate["passed"] else "FAILED") if gate["ran"] else (
+                "FAILED (not run)" if not gate["passed"] else "not run")
+            board.append(f"board {name[len('board_'):]} {gate['value'] if gate['ran'] else '-'} differ {verdict}")
     return (
         f"gates: accuracy drop {drop['value']:.2f} pp <= {drop['threshold']:.2f} pp "
         f"{'ok' if drop['passed'] else 'FAILED'}; LiteRT vs TFLM max {step['value']} int8 step <= "
         f"{step['threshold']} {'ok' if step['passed'] else 'FAILED'}; "
-        f"bit-exact ({exact['value']} windows differ) {bit}"
+        f"bit-exact ({exact['value']} windows differ) {bit}" + "".join(f"; {b}" for b in board)
     )
 
 
@@ -430,6 +543,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     divergence = _divergence_text(report)
     if divergence:
         out += ["", divergence + "."]
+    board = board_lines(report)
+    if board:
+        out += ["", "## The board's own runtime", "", *[f"- {line}" for line in board]]
+        out += _op_table_md(report)
     out += ["", "## Per-class F1", "", "| class | float | LiteRT | TFLM | change float -> TFLM |",
             "|---|---:|---:|---:|---:|"]
     for c in classes:

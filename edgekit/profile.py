@@ -1,6 +1,11 @@
 """Offline footprint and latency estimate of a model on a board (``edgekit profile``).
 
-Everything here is computed, not measured on a board: parameters and multiply-accumulates come from
+The instructions per inference that count are *measured*: the board-runtime rung of ``edgekit parity``
+runs the firmware's own model code and TFLM on the board's emulated core and counts them
+(:func:`measured_cost`). What follows is the older *estimate*, kept for boards no emulator covers and for
+comparing architectures before anything is built; it is labelled as such wherever it is shown.
+
+Everything in the estimate is computed, not measured on a board: parameters and multiply-accumulates come from
 the Keras layer shapes, int8 bytes from the parameter counts (int8 weights, int32 biases), the
 tensor arena from the desktop TFLM interpreter, and the time from a cost model with a handful of
 constants per core and kernel set (:data:`COST_MODELS`). The point is to say *before* flashing
@@ -18,8 +23,8 @@ CMSIS-NN and about 598 M with the portable reference kernels (the lead's instruc
 other cores are derived from those by instruction-set arguments written next to each entry; they are
 estimates to be replaced by a measurement when one exists.
 
-Which kernels a board runs is decided by its TFLM library, not by the board: Chirale_TensorFLowLite
-2.0.0 ships the CMSIS-NN kernels only, which use SMLAD on a Cortex-M4F and plain C on a Cortex-M0+.
+Which kernels a board runs is decided by the runtime edgekit ships in the sketch: TFLM with the CMSIS-NN
+kernels, which use SMLAD on a Cortex-M4F and plain C on a Cortex-M0+.
 ``--kernels reference`` shows what the portable kernels would cost (e.g. with another TFLM build).
 """
 
@@ -440,7 +445,55 @@ def profile_run(run_dir: Path, board: str | None = None, kernels: str | None = N
     result = profile_model(model, tflite, arena, board_obj, kernels, contract, source)
     result["run"] = {"dir": str(run_dir), "model": manifest.get("model", {}).get("name", model.name),
                      "quantized": contract.quant is not None}
+    hop_s = contract.hop / contract.rate_hz
+    result["measured"] = measured_cost(_board_rungs(run_dir, tflite), board_obj, hop_s)
     return result
+
+
+def _board_rungs(run_dir: Path, tflite: bytes) -> dict[str, Any]:
+    """The board-runtime rungs of the run's parity.json, if it is about this very model."""
+    from . import artifacts
+
+    path = run_dir / artifacts.PARITY_JSON
+    if not path.is_file():
+        return {}
+    report = artifacts.read_json(path)
+    if report.get("tflite_sha256") != artifacts.sha256_bytes(tflite):
+        return {}
+    return (report.get("board") or {}).get("rungs", {})
+
+
+def measured_cost(rungs: dict[str, Any], board: Any, hop_s: float = DEFAULT_HOP_S) -> dict[str, Any]:
+    """Instructions per inference measured on the board's emulated core, and the time they imply.
+
+    The count is exact for the code the board runs (the firmware's model code and TFLM runtime, built
+    with the board's flags, under QEMU -icount); the time range multiplies it by the core's CPI range
+    at the board's clock, because QEMU counts instructions, not cycles.
+    """
+    target = board.tflm.emulator if board.tflm is not None else "none"
+    rung = rungs.get(target)
+    if target == "none":
+        return {"available": False, "reason": f"no emulated core stands for {board.core}"}
+    if not rung or rung.get("status") != "ran" or "instructions" not in rung:
+        why = (rung or {}).get("reason") or "no board-runtime rung in parity.json; run 'edgekit parity RUN'"
+        return {"available": False, "reason": why}
+    key = core_key(board.core)
+    cpi = COST_MODELS[key].cpi if key else (1.0, 1.0)
+    instructions = rung["instructions"]["mean"]
+    seconds = [instructions * c / board.clock_hz for c in cpi]
+    return {
+        "available": True,
+        "source": f"{rung['title']}, {rung['windows']} windows (QEMU -icount; {rung['flags']})",
+        "instructions": instructions,
+        "instructions_range": [rung["instructions"]["min"], rung["instructions"]["max"]],
+        "per_op": rung.get("op_instructions", []),
+        "clock_hz": board.clock_hz,
+        "cpi": list(cpi),
+        "seconds": [round(x, 6) for x in seconds],
+        "duty_cycle": [round(x / hop_s, 6) for x in seconds],
+        "hop_s": hop_s,
+        "arena_used_bytes": rung["arena_used_bytes"],
+    }
 
 
 def _export_in_memory(model: Any) -> bytes:
@@ -490,10 +543,24 @@ def format_profile(result: dict[str, Any]) -> str:
     if board and "fit" in board:
         fit = board["fit"]
         lines.append(f"{fit['summary']}{'' if fit['fits'] else '  DOES NOT FIT'}")
+    measured = result.get("measured") or {}
+    if measured.get("available"):
+        lo, hi = measured["seconds"]
+        lines.append(
+            f"measured for {board['name']}: {_kilo(measured['instructions'])} instructions per inference "
+            f"({measured['source']}) -> {_time(lo)} to {_time(hi)} at {measured['clock_hz'] / 1e6:g} MHz "
+            f"(CPI {measured['cpi'][0]:g}-{measured['cpi'][1]:g}); duty cycle {100 * measured['duty_cycle'][0]:.1f}-"
+            f"{100 * measured['duty_cycle'][1]:.1f} % of the {measured['hop_s']:g} s hop; arena used "
+            f"{measured['arena_used_bytes']:,} B"
+        )
+        if measured["per_op"]:
+            lines.append("  per op: " + ", ".join(f"{o['op']} {_kilo(o['instructions'])}" for o in measured["per_op"]))
+    elif measured:
+        lines.append(f"measured for {board['name']}: not available ({measured['reason']})")
     if est.get("available"):
         lo, hi = est["seconds"]
         lines.append(
-            f"estimate on {board['name']}: {_kilo(est['instructions'])} instructions ({est['kernels']} kernels) -> "
+            f"cost-model estimate on {board['name']}: {_kilo(est['instructions'])} instructions ({est['kernels']} kernels) -> "
             f"{_time(lo)} to {_time(hi)} per inference; duty cycle {100 * est['duty_cycle'][0]:.1f}-"
             f"{100 * est['duty_cycle'][1]:.1f} % of the {est['hop_s']:g} s hop"
             + ("" if est["keeps_up"] else "  (too slow for the hop)")

@@ -472,3 +472,25 @@ def _libc() -> Any:
         return ctypes.CDLL(None)
     except OSError:  # pragma: no cover - non-POSIX
         return None
+
+
+def tflm_op_outputs(tflite: bytes, x_int8: np.ndarray) -> list[list[np.ndarray]]:
+    """Every op's first output tensor in graph order, per window, from the desktop TFLM (all tensors kept).
+
+    The board-runtime rungs compare these with the same tensors dumped by the board's runtime, so a
+    differing window names the first kernel that computed something else.
+    """
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    with capture_c_output():
+        micro = tflm.Interpreter.from_bytes(
+            tflite, arena_size=default_arena_size(tflite), intrepreter_config=tflm.InterpreterConfig.kPreserveAllTensors
+        )
+    graph = tflm.convert_bytearray_to_object(bytearray(tflite)).subgraphs[0]
+    found = []
+    for row in np.asarray(x_int8, dtype=np.int8):
+        micro.set_input(row[None], 0)
+        micro.invoke()
+        found.append([np.asarray(micro.GetTensor(int(op.outputs[0]), 0)["tensor_data"]).ravel().copy()
+                      for op in graph.operators])
+    return found

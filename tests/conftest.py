@@ -47,3 +47,44 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "run"
     train_run("synthetic", out, TrainConfig(epochs=4, min_epochs=2, patience=2), seed=0)
     return out
+
+
+# Test modules that generate sketches or run builds: the sketch ships the board's TFLM runtime, generated
+# from the pinned sources that $EDGEKIT_RUNTIME_SRC points at (.ci/run sets it to ../shared/vendor).
+NEEDS_RUNTIME = {
+    "test_atomic", "test_bad_input", "test_board_fit", "test_build", "test_capture", "test_cli_manners",
+    "test_determinism", "test_failsafe", "test_firmware", "test_firmware_qemu", "test_flash", "test_report",
+    "test_board_runtime", "test_serial", "test_compact", "test_profile",
+}
+
+
+def runtime_sources_available() -> bool:
+    from edgekit.errors import EdgekitError
+    from edgekit.runtime.sources import locate_sources
+
+    try:
+        locate_sources(download=False)
+    except EdgekitError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _board_runtime_sources(request: pytest.FixtureRequest) -> None:
+    """Skip, with the reason, tests that need the runtime sources when none are here (no network in tests)."""
+    if request.module.__name__.rsplit(".", 1)[-1] in NEEDS_RUNTIME and not _RUNTIME_AVAILABLE():
+        pytest.skip("no TFLM runtime sources: set EDGEKIT_RUNTIME_SRC to the pinned sources (see .ci/run)")
+
+
+def _runtime_available_once():
+    cached: list[bool] = []
+
+    def check() -> bool:
+        if not cached:
+            cached.append(runtime_sources_available())
+        return cached[0]
+
+    return check
+
+
+_RUNTIME_AVAILABLE = _runtime_available_once()

@@ -105,7 +105,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 def _register() -> None:
     from . import train_cmd  # noqa: F401  (imports register commands on `main`)
 
-    for name in ("data_cmd", "quantize_cmd", "build_cmd", "board_cmd", "device_cmd", "report_cmd", "profile_cmd"):
+    for name in ("data_cmd", "quantize_cmd", "build_cmd", "board_cmd", "device_cmd", "report_cmd", "profile_cmd",
+                 "runtime_cmd"):
         try:
             __import__(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:

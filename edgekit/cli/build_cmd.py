@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import main
-from .train_cmd import DEFAULT_OUT, make_config, training_options
+from .train_cmd import DEFAULT_OUT, board_runtime_options, make_config, training_options
 
 
 @main.command()
@@ -31,10 +31,12 @@ from .train_cmd import DEFAULT_OUT, make_config, training_options
               help="Gate: LiteRT and TFLM int8 outputs identical on every test window.")
 @click.option("--representative", default=300, show_default=True, type=int,
               help="Calibration windows for int8 quantization.")
+@board_runtime_options
 @click.option("--force", is_flag=True, help="Replace --out even if edgekit did not create it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of the summary.")
 def build(board_name, data, model_name, epochs, batch_size, seed, test_users, patience, min_epochs, out,
-          axis_map, norm_from, selftest, max_drop, max_int8_step, require_bit_exact, representative, force, as_json):
+          axis_map, norm_from, selftest, max_drop, max_int8_step, require_bit_exact, representative, runtime_src,
+          board_windows, require_board_runtime, force, as_json):
     """Train, quantize, prove parity and generate the Arduino sketch for a board.
 
     \b
@@ -49,7 +51,8 @@ def build(board_name, data, model_name, epochs, batch_size, seed, test_users, pa
     summary = build_run(board_name, data, out, config, seed=seed, axis_map=axis_map, norm_from=norm_from,
                         selftest=selftest, max_drop_pp=max_drop, require_bit_exact=require_bit_exact,
                         max_int8_step=max_int8_step,
-                        representative=representative, force=force)
+                        representative=representative, force=force, runtime_src=runtime_src,
+                        board_windows=board_windows, require_board_runtime=require_board_runtime)
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
     else:

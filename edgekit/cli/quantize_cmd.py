@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import main
+from .train_cmd import board_runtime_options
 
 RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
 
@@ -45,14 +46,22 @@ def quantize(run_dir: Path, representative: int, seed: int) -> None:
               help="Also fail unless LiteRT and TFLM give identical int8 outputs on every test window.")
 @click.option("--layer-windows", default=64, show_default=True, type=click.IntRange(min=0), metavar="N",
               help="Test windows for the per-layer error analysis (0 skips it).")
+@board_runtime_options
+@click.option("--emulate", type=click.Choice(["cortex-m4", "cortex-m0plus"]), default=None,
+              help="Emulated core for the board rung (default: the built board's core, else cortex-m4).")
 @click.option("--json", "as_json", is_flag=True, help="Print parity.json as one JSON line instead of the table.")
 def parity(run_dir: Path, max_drop: float, max_int8_step: int, require_bit_exact: bool, layer_windows: int,
+           runtime_src: Path | None, board_windows: int, require_board_runtime: bool, emulate: str | None,
            as_json: bool) -> None:
     """Compare float Keras, int8 LiteRT and int8 TFLM on RUN_DIR's held-out users.
 
+    Also runs the board's own TFLM runtime (the sources the sketch ships) built for the host on every
+    test window and for an emulated Cortex-M under QEMU on --board-windows of them.
+
     Writes RUN_DIR/parity.json and parity.md, then applies the gates: exit 1 with one line if the
-    accuracy drop exceeds --max-drop, LiteRT and TFLM differ by more than --max-int8-step, or (with
-    --require-bit-exact) they differ at all.
+    accuracy drop exceeds --max-drop, LiteRT and TFLM differ by more than --max-int8-step, (with
+    --require-bit-exact) they differ at all, or the board's runtime differs from the desktop TFLM on
+    any window.
 
     \b
     Example:
@@ -60,9 +69,12 @@ def parity(run_dir: Path, max_drop: float, max_int8_step: int, require_bit_exact
       edgekit parity runs/demo --max-drop 0.5 --json
     """
     from ..parity import check_gates, format_table, run_parity
+    from ..runtime.rungs import BoardRungPlan
 
+    board = BoardRungPlan(emulated=emulate or "", windows=board_windows, runtime_src=runtime_src)
     report = run_parity(run_dir, max_drop_pp=max_drop, require_bit_exact=require_bit_exact, max_int8_step=max_int8_step,
-                        layer_windows=layer_windows, enforce=False)
+                        layer_windows=layer_windows, enforce=False, board=board,
+                        require_board_runtime=require_board_runtime)
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
     else:

@@ -39,6 +39,23 @@ def training_options(func):
     return data_option(func)
 
 
+def board_runtime_options(func):
+    """Options of the board-runtime parity rungs, shared by parity and build."""
+    options = [
+        click.option("--runtime-src", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
+                     envvar="EDGEKIT_RUNTIME_SRC", show_envvar=True,
+                     help="Folder with the pinned TFLM sources (tflite-micro/, CMSIS-NN/, flatbuffers/, gemmlowp/, "
+                          "ruy/); default: edgekit's cache, downloaded once ('edgekit runtime fetch')."),
+        click.option("--board-windows", default=512, show_default=True, type=click.IntRange(min=0), metavar="N",
+                     help="Held-out windows the emulated board runs (plus the self-test windows); all if fewer."),
+        click.option("--require-board-runtime", is_flag=True,
+                     help="Fail when a board-runtime rung cannot run here (no toolchain, QEMU or sources)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def make_config(model_name: str, epochs: int, batch_size: int, test_users: str | None, patience: int,
                 min_epochs: int):
     from ..train import TrainConfig

@@ -8,6 +8,7 @@
 #define EDGEKIT_HARNESS_IO_H_
 
 #include <stddef.h>
+#include <stdint.h>
 
 namespace hio {
 
@@ -20,6 +21,9 @@ bool write(int handle, const void* buffer, size_t n);
 void close(int handle);
 // One line of diagnostics on the console.
 void log(const char* text);
+// A monotonic instruction clock: SysTick ticks under QEMU -icount (see io_semihost.cpp); 0 on the desktop.
+uint64_t ticks();
+bool ticks_available();
 
 }  // namespace hio
 

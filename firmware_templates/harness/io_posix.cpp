@@ -40,4 +40,12 @@ void log(const char* text) {
   (void)ignored_newline;
 }
 
+uint64_t ticks() {
+  return 0;  // desktop timing is not the board's; the parity rung measures only the emulated board
+}
+
+bool ticks_available() {
+  return false;
+}
+
 }  // namespace hio

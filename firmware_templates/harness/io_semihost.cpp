@@ -73,7 +73,81 @@ void log(const char* text) {
   call(kSysWrite0, "\n");
 }
 
+// SysTick counts down from 2^24 - 1 at the core clock; with QEMU's -icount shift=0 every instruction
+// advances virtual time by 1 ns, so a tick is a fixed number of instructions (edgekit.runtime.emulate
+// calibrates it). The interrupt only counts wrap-arounds.
+volatile uint32_t g_systick_wraps = 0;
+bool g_systick_started = false;
+
+constexpr uint32_t kSysTickReload = 0x00FFFFFFu;
+#define EDGEKIT_SYST_CSR (*reinterpret_cast<volatile uint32_t*>(0xE000E010u))
+#define EDGEKIT_SYST_RVR (*reinterpret_cast<volatile uint32_t*>(0xE000E014u))
+#define EDGEKIT_SYST_CVR (*reinterpret_cast<volatile uint32_t*>(0xE000E018u))
+
+uint64_t ticks() {
+  if (!g_systick_started) {
+    EDGEKIT_SYST_RVR = kSysTickReload;
+    EDGEKIT_SYST_CVR = 0;     // the next tick loads the reload value
+    EDGEKIT_SYST_CSR = 0x7u;  // processor clock, interrupt on wrap, enabled
+    g_systick_started = true;
+  }
+  uint32_t wraps = 0;
+  uint32_t value = 0;
+  do {  // a wrap between the two reads is seen as a changed count: read again
+    wraps = g_systick_wraps;
+    value = EDGEKIT_SYST_CVR;
+  } while (wraps != g_systick_wraps);
+  // The counter runs reload, ..., 1, 0 (the wrap interrupt counts here), reload, ...: after `wraps` wraps
+  // it has ticked wraps * period times, plus (period - value) into the current period unless it reads 0.
+  const uint64_t period = static_cast<uint64_t>(kSysTickReload) + 1u;
+  return static_cast<uint64_t>(wraps) * period + (value != 0 ? period - value : 0u);
+}
+
+bool ticks_available() {
+  return true;
+}
+
 }  // namespace hio
+
+// Bare metal never runs static destructors (main's return ends QEMU), so registering them is a no-op.
+// The C++ runtime's own __cxa_atexit would pull in newlib's exit machinery; this harness links no heap.
+extern "C" int __cxa_atexit(void (*destructor)(void*), void* object, void* dso) {
+  (void)destructor;
+  (void)object;
+  (void)dso;
+  return 0;
+}
+void* __dso_handle = &__dso_handle;
+
+extern "C" void edgekit_semihost_exit(int status);
+
+// TFLM's TFLITE_ABORT on an internal error: end the emulator with a failure status.
+extern "C" void abort(void) {
+  hio::log("harness: abort()");
+  edgekit_semihost_exit(1);
+  for (;;) {
+  }
+}
+
+// A call through a pure virtual slot (never happens in a correct program): libstdc++'s version reports it
+// through stdio, which would link newlib's heap. Arduino cores define their own for the same reason.
+extern "C" void __cxa_pure_virtual(void) {
+  abort();
+}
+
+// A failed assert() in TFLM or flatbuffers: newlib's version prints through stdio (and its heap); the
+// Arduino mbed core routes it to mbed_assert_internal the same way this ends the emulator.
+extern "C" void __assert_func(const char* file, int line, const char* function, const char* expression) {
+  (void)line;
+  (void)function;
+  hio::log(file);
+  hio::log(expression);
+  abort();
+}
+
+extern "C" void SysTick_Handler(void) {
+  hio::g_systick_wraps = hio::g_systick_wraps + 1u;
+}
 
 // Called by the startup code when main() returns (or on a fault): ends the QEMU process.
 extern "C" void edgekit_semihost_exit(int status) {

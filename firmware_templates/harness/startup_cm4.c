@@ -14,12 +14,15 @@ void edgekit_semihost_exit(int status);
 
 void Reset_Handler(void);
 void Fault_Handler(void);
+void SysTick_Handler(void);
 
 #define CPACR (*(volatile uint32_t *)0xE000ED88u)
 
 __attribute__((noreturn)) void Reset_Handler(void) {
+#if defined(__ARM_FP)
   CPACR |= (0xFu << 20); /* CP10 and CP11 full access: the FPU, before any float instruction */
   __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
   for (uint32_t *src = &_sidata, *dst = &_sdata; dst < &_edata;) {
     *dst++ = *src++;
   }
@@ -40,6 +43,11 @@ __attribute__((noreturn)) void Fault_Handler(void) {
   }
 }
 
+/* Programs that use SysTick (the runtime harness's instruction clock) define their own. */
+__attribute__((weak)) void SysTick_Handler(void) {
+  Fault_Handler();
+}
+
 typedef void (*Vector)(void);
 
 __attribute__((section(".isr_vector"), used)) const Vector g_vectors[16] = {
@@ -55,5 +63,5 @@ __attribute__((section(".isr_vector"), used)) const Vector g_vectors[16] = {
     Fault_Handler, /* DebugMonitor */
     0,
     Fault_Handler, /* PendSV */
-    Fault_Handler, /* SysTick */
+    SysTick_Handler, /* the harness's instruction clock (io_semihost.cpp); a fault elsewhere */
 };
