@@ -67,14 +67,29 @@ def sketch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     model = build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model")
     windows = reference_int8_windows(model.stream, model.contract, model.segments)[:3]
-    return generate_firmware(model.tflite, model.contract, "nano33", tmp_path_factory.mktemp("failsafe"),
-                             selftest=make_selftest(model.tflite, windows))
+    generated = generate_firmware(model.tflite, model.contract, "nano33", tmp_path_factory.mktemp("failsafe"),
+                                  selftest=make_selftest(model.tflite, windows))
+    return stub_runtime_copy(generated, tmp_path_factory.mktemp("failsafe-stubbed"))
+
+
+def stub_runtime_copy(sketch: Path, out: Path) -> Path:
+    """The sketch with its src/tflm swapped for declaration stubs, so the harness can inject TFLM faults.
+
+    Everything edgekit generated (the app, edgekit_model.cpp and their relative includes) stays as it is;
+    the runtime is what test_board_runtime.py runs for real.
+    """
+    copy = out / sketch.name
+    shutil.copytree(sketch, copy, ignore=shutil.ignore_patterns("src"))
+    (copy / "src").mkdir()
+    (copy / "src" / "tflm").symlink_to(STUBS / "tflm", target_is_directory=True)
+    return copy
 
 
 def app_sources(sketch: Path) -> list[tuple[Path, list[str]]]:
     """The generated translation units and the extra flags each needs (the .ino is C++ with Arduino.h)."""
     return [
         (sketch / "edgekit_app.cpp", []),
+        (sketch / "edgekit_model.cpp", ["-include", "resolver_defs.h"]),
         (sketch / f"{sketch.name}.ino", ["-x", "c++", "-include", "Arduino.h"]),
         (sketch / MODEL_SOURCE, []),
         (sketch / "selftest_data.cpp", []),
@@ -98,7 +113,7 @@ def parse_su(path: Path) -> list[tuple[str, int, str]]:
 def arm_objects(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("failsafe-arm")
     for source, extra in app_sources(sketch):
-        run(["arm-none-eabi-g++", *ARM, *ARM_CXX, *STRICT, "-fstack-usage", f"-I{STUBS}", f"-I{sketch}", *extra,
+        run(["arm-none-eabi-g++", *ARM, *ARM_CXX, *STRICT, "-fstack-usage", f"-I{HARNESS}", f"-I{STUBS}", *extra,
              "-c", str(source), "-o", str(out / f"{source.name}.o")], cwd=out)
     return out
 
@@ -107,13 +122,13 @@ def arm_objects(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_generated_app_references_no_allocator(arm_objects: Path):
     objects = sorted(arm_objects.glob("*.o"))
     assert {o.name for o in objects} == {"edgekit_app.cpp.o", "edgekit_har.ino.o", "model_data.cpp.o",
-                                         "selftest_data.cpp.o"}
+                                         "selftest_data.cpp.o", "edgekit_model.cpp.o"}
     for obj in objects:
         symbols = run(["arm-none-eabi-nm", "-u", str(obj)])
         names = [line.split()[-1] for line in symbols.stdout.splitlines() if line.strip()]
         heap = sorted(n for n in names if HEAP.match(n))
         assert heap == [], f"{obj.name} references heap functions: {heap}"
-    undefined = run(["arm-none-eabi-nm", "-u", str(arm_objects / "edgekit_app.cpp.o")]).stdout
+    undefined = run(["arm-none-eabi-nm", "-u", str(arm_objects / "edgekit_model.cpp.o")]).stdout
     assert "AllocateTensors" in undefined  # the check looks at real references (the stubs are declarations)
 
 
@@ -174,8 +189,6 @@ def app_binary(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     flags = ["-std=gnu++14", *STRICT, "-O1", "-g", *SANITIZE, "-pthread", f"-I{HARNESS}", f"-I{STUBS}", f"-I{sketch}"]
     objects = []
     for source, extra in [*app_sources(sketch), (HARNESS / "main.cc", [])]:
-        if source.name == "edgekit_app.cpp":
-            extra = ["-include", "resolver_defs.h"]
         obj = out / f"{source.name}.o"
         run(["g++", *flags, *extra, "-c", str(source), "-o", str(obj)])
         objects.append(str(obj))
@@ -216,12 +229,12 @@ def test_fault_free_start_up_reports_ready_and_predicts(app_binary: Path, sketch
 
 FAULTS = [
     ("imu", "IMU LSM9DS1 not found: for a Nano 33 BLE Sense Rev2 (BMI270) build with --board nano33-rev2"),
-    ("schema", "model schema version differs from the TFLM library's"),
-    ("op", "could not register op "),
+    ("schema", "model schema version differs from the runtime's"),
+    ("op", "could not register the model's ops"),
     ("alloc", "AllocateTensors failed: tensor arena too small"),
     ("input-type", "model input is not int8 [1 x window*3]"),
     ("output-shape", "model output is not int8 [1 x classes]"),
-    ("quant", "model quantization differs from edgekit_config.h"),
+    ("quant", "model quantization differs from the one this firmware was generated for"),
     ("thread", "could not start the sampling thread"),
     ("invoke", "Invoke failed"),
 ]

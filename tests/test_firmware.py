@@ -286,8 +286,9 @@ def test_generated_numbers_come_from_contract_model_and_board(sketch: Path, test
 def test_generation_is_deterministic_and_replaces_its_own_sketch(test_model, selftest, tmp_path: Path):
     first = generate_firmware(test_model.tflite, test_model.contract, "nano33", tmp_path / "a", selftest=selftest)
     second = generate_firmware(test_model.tflite, test_model.contract, "nano33", tmp_path / "b", selftest=selftest)
-    files = sorted(p.name for p in first.iterdir())
-    assert files == sorted(p.name for p in second.iterdir())
+    files = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file())
+    assert "src/tflm/tensorflow/lite/micro/micro_interpreter.cpp" in files
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     (first / "stray.txt").write_text("old")

@@ -212,6 +212,7 @@ def _fetch(url: str, out: Path) -> None:
 
 def _extract_scope(archive: Path, tree: Path, component: Component) -> None:
     """Unpack only regular in-scope source files, under names we build (never a member's raw path)."""
+    tree.mkdir()
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:

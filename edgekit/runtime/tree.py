@@ -14,7 +14,7 @@ Three adaptations make it build the way an Arduino core builds a sketch (its ``s
   tests them (``defined(X)``, ``#ifdef X``, ``#ifndef X``): the kernel headers then declare the CMSIS-NN
   int8 registrations, and nothing allocates from a heap (static-memory builds drop ``malloc`` paths and
   give TFLM's classes a no-op ``operator delete``);
-* ``WrappingAdd``/``WrappingMul`` in ``kernels/internal/common.h`` use ``if constexpr`` (C++17); they are
+* ``WrappingAdd``/``WrappingMul`` in ``kernels/internal/common.h`` use C++17's constexpr-if; they are
   replaced by the C++14 specialisation in ``firmware_templates/runtime/wrapping_cxx14.h``, only if the
   upstream block is byte-for-byte the pinned one.
 

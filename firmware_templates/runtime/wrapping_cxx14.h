@@ -1,4 +1,4 @@
-// edgekit: upstream writes WrappingAdd/WrappingMul with `if constexpr` (C++17); Arduino cores compile
+// edgekit: upstream selects the two branches of WrappingAdd/WrappingMul with C++17's constexpr-if; Arduino cores compile
 // sketches with -std=gnu++14, so the same two branches are selected by partial specialisation instead.
 // Integral types other than bool wrap through the unsigned type (no signed-overflow UB); others add and
 // multiply directly. Same arithmetic as upstream, operand for operand.

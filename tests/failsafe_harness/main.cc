@@ -6,9 +6,9 @@
 //   fault: ok | imu | schema | op | alloc | input-type | output-shape | quant | thread | invoke
 //   run_ms: simulated milliseconds to run loop() for
 //
-// The generated edgekit_app.cpp is compiled against the declaration stubs in tests/firmware_stubs
-// (the Arduino core, mbed RTOS, the IMU library and TFLM as edgekit_app.cpp uses them); this file gives
-// those declarations bodies. Time is simulated and runs in lock step: delay() advances it 1 ms at a time
+// The generated edgekit_app.cpp and edgekit_model.cpp are compiled against the declaration stubs in
+// tests/firmware_stubs (the Arduino core, mbed RTOS, the IMU library, and in tflm/ the TFLM API that
+// edgekit_model.cpp uses, standing in for the sketch's src/tflm); this file gives those declarations bodies. Time is simulated and runs in lock step: delay() advances it 1 ms at a time
 // and, once the sampling thread (a real std::thread running the firmware's sampler_main) is due, waits
 // until that thread has taken its sample and gone back to sleep_until(), as the higher-priority RTOS
 // thread would have on the board. The interpreter is a stand-in whose tensors match edgekit_config.h
@@ -27,9 +27,9 @@
 #include "Arduino_LSM9DS1.h"
 #include "edgekit_config.h"
 #include "mbed.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/micro/system_setup.h"
-#include "tensorflow/lite/schema/schema_generated.h"
+#include "tflm/tensorflow/lite/micro/micro_interpreter.h"
+#include "tflm/tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tflm/tensorflow/lite/schema/schema_generated.h"
 
 void setup();
 void loop();
@@ -192,7 +192,17 @@ osStatus Thread::start(mbed::Callback<void()> task) {
 // ------------------------------------------------------------------ TFLM
 
 namespace tflite {
-void InitializeTarget() {}
+#define EDGEKIT_STUB_REGISTRATION(name) \
+  TFLMRegistration name() { return TFLMRegistration{0}; }
+EDGEKIT_STUB_REGISTRATION(Register_CONV_2D_INT8)
+EDGEKIT_STUB_REGISTRATION(Register_DEPTHWISE_CONV_2D_INT8)
+EDGEKIT_STUB_REGISTRATION(Register_FULLY_CONNECTED_INT8)
+EDGEKIT_STUB_REGISTRATION(Register_MAX_POOL_2D_INT8)
+EDGEKIT_STUB_REGISTRATION(Register_AVERAGE_POOL_2D_INT8)
+EDGEKIT_STUB_REGISTRATION(Register_SOFTMAX_INT8)
+EDGEKIT_STUB_REGISTRATION(Register_MEAN)
+EDGEKIT_STUB_REGISTRATION(Register_RESHAPE)
+#undef EDGEKIT_STUB_REGISTRATION
 
 uint32_t Model::version() const { return g_fault == kSchema ? TFLITE_SCHEMA_VERSION + 1 : TFLITE_SCHEMA_VERSION; }
 
@@ -203,7 +213,8 @@ const Model* GetModel(const void* buf) {
 
 MicroInterpreter::MicroInterpreter(const Model* model, const MicroOpResolver& op_resolver, uint8_t* tensor_arena,
                                    size_t tensor_arena_size, MicroResourceVariables* resource_variables,
-                                   MicroProfilerInterface* profiler) {
+                                   MicroProfilerInterface* profiler, bool preserve_all_tensors) {
+  (void)preserve_all_tensors;
   (void)model;
   (void)op_resolver;
   (void)resource_variables;

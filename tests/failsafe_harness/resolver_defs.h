@@ -7,7 +7,7 @@
 #ifndef EDGEKIT_FAILSAFE_RESOLVER_DEFS_H_
 #define EDGEKIT_FAILSAFE_RESOLVER_DEFS_H_
 
-#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tflm/tensorflow/lite/micro/micro_mutable_op_resolver.h"
 
 namespace edgekit_failsafe {
 TfLiteStatus op_status();
@@ -15,7 +15,9 @@ TfLiteStatus op_status();
 
 #define EDGEKIT_FAILSAFE_ADD(method)                                  \
   template <unsigned int tOpCount>                                    \
-  TfLiteStatus tflite::MicroMutableOpResolver<tOpCount>::method() {   \
+  TfLiteStatus tflite::MicroMutableOpResolver<tOpCount>::method(     \
+      const TFLMRegistration& registration) {                         \
+    (void)registration;                                               \
     return edgekit_failsafe::op_status();                             \
   }
 
