@@ -36,10 +36,6 @@ from .runtime.harness import BoardModel, c_float, model_interface, model_sources
 from .runtime.sources import locate_sources
 from .runtime.tree import TREE_DIR
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 SKETCH_MANIFEST = "edgekit_sketch.json"
 SKETCH_KIND = "edgekit-sketch"

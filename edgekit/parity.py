@@ -473,7 +473,8 @@ def board_lines(report: dict[str, Any]) -> list[str]:
                 f"(max {rung['max_step']} step); arena {rung['arena_used_bytes']:,} B")
         if "instructions" in rung:
             text += f"; {rung['instructions']['mean'] / 1e6:.3f} M instructions per inference"
-        spots = ", ".join(f"window {d['window']} at op {d['op_index']} {d['op']}" for d in rung.get("first_divergence", []))
+        spots = ", ".join(f"window {d['window']} at op {d['op_index']} {d['op']}"
+                          for d in rung.get("first_divergence", []))
         lines.append(text + (f"; first differ: {spots}" if spots else ""))
     return lines
 

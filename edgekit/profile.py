@@ -560,7 +560,8 @@ def format_profile(result: dict[str, Any]) -> str:
     if est.get("available"):
         lo, hi = est["seconds"]
         lines.append(
-            f"cost-model estimate on {board['name']}: {_kilo(est['instructions'])} instructions ({est['kernels']} kernels) -> "
+            f"cost-model estimate on {board['name']}: {_kilo(est['instructions'])} instructions "
+            f"({est['kernels']} kernels) -> "
             f"{_time(lo)} to {_time(hi)} per inference; duty cycle {100 * est['duty_cycle'][0]:.1f}-"
             f"{100 * est['duty_cycle'][1]:.1f} % of the {est['hop_s']:g} s hop"
             + ("" if est["keeps_up"] else "  (too slow for the hop)")

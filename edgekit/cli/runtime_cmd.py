@@ -57,4 +57,5 @@ def show(runtime_src: Path | None) -> None:
     sources = locate_sources(runtime_src, download=False)
     click.echo(f"runtime sources: {sources.origin} (verified)")
     for component in COMPONENTS:
-        click.echo(f"{component.name:<14}{component.repo}@{component.commit:<42} content sha256 {component.digest[:16]}")
+        pin = f"{component.repo}@{component.commit}"
+        click.echo(f"{component.name:<14}{pin:<64} content sha256 {component.digest[:16]}")

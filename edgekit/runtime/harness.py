@@ -24,7 +24,7 @@ from .. import __version__
 from ..errors import EdgekitError
 from ..resources import resource_dir
 from .sources import RuntimeSources, cache_dir
-from .toolchain import EDGEKIT_WARNINGS, Target, compile_all, compile_command, runtime_library, run_tool
+from .toolchain import EDGEKIT_WARNINGS, Target, compile_all, compile_command, run_tool, runtime_library
 from .tree import TREE_DIR, Kernel, RuntimeTree, build_tree, kernel_table
 
 INSTRUCTIONS_PER_TICK = 40  # 1 ns per instruction (-icount shift=0) / 25 MHz SysTick clock = 40
