@@ -199,6 +199,10 @@ def build_run(
         raise EdgekitError(f"--selftest {selftest}: must be 0 (off) or a number of windows")
     with progress.step("checking the model fits the board"):
         estimate_fit(board, config)
+    with progress.step("checking the board's TFLM runtime sources"):
+        from .runtime.sources import locate_sources
+
+        locate_sources(runtime_src)  # the sketch ships them: a missing or wrong copy fails before training
     _check_norm_source(data, norm_from)
     failed = artifacts.failed_dir(out)
     stale_failed = _folder_identity(failed)  # the failed copy this build makes stale, if it succeeds

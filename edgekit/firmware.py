@@ -36,7 +36,6 @@ from .runtime.harness import BoardModel, c_float, model_interface, model_sources
 from .runtime.sources import locate_sources
 from .runtime.tree import TREE_DIR
 
-
 SKETCH_MANIFEST = "edgekit_sketch.json"
 SKETCH_KIND = "edgekit-sketch"
 MODEL_HEADER = "model_data.h"
@@ -709,5 +708,8 @@ def sketch_edits(sketch: Path, added: bool = False) -> list[str] | None:
             edited.append(str(name))
     if added:
         known = {str(name) for name in files} | {SKETCH_MANIFEST}
-        edited += [p.name for p in sorted(sketch.iterdir()) if p.name not in known and not p.name.startswith(".")]
+        for path in sorted(sketch.rglob("*")):
+            rel = path.relative_to(sketch).as_posix()
+            if path.is_file() and rel not in known and not any(part.startswith(".") for part in rel.split("/")):
+                edited.append(rel)
     return edited

@@ -220,7 +220,9 @@ def parity_report(
     runtime_pair["first_divergence"] = [
         {"window": w, **found} for w, found in zip(differing, first_divergence(tflite, x_int8[differing]), strict=True)
     ]
+    t = time.perf_counter()
     board_section = _board_section(tflite, info, x_int8, outputs["tflm"], board)
+    timing["board_runtime_s"] = time.perf_counter() - t
     return {
         "kind": "edgekit-parity",
         "board": board_section,
@@ -379,6 +381,10 @@ def run_parity(
         raise EdgekitError(f"--max-drop {max_drop_pp}: must be a non-negative number of percentage points")
     tflite, info, contract = load_quantized(run_dir)
     manifest = artifacts.load_manifest(run_dir)
+    if board is not None and board.runtime_src is not None:
+        from .runtime.sources import locate_sources
+
+        locate_sources(board.runtime_src)  # a wrong --runtime-src fails before anything runs
     with progress.step("loading model and test windows"):
         model = load_model(run_dir)
         prepared = prepare_run(run_dir)

@@ -382,8 +382,26 @@ def _parity_section(parity: Any, problem: str | None) -> Section:
         "passed": parity.get("passed"),
         "confusions": _confusions(parity, classes),
         "divergence": parity["pairs"].get("litert->tflm", {}).get("first_divergence", []),
+        "board": _board_rungs(parity),
         "saturated": parity.get("input_quantization", {}).get("saturated_fraction"),
     }
+
+
+def _board_rungs(parity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The board-runtime rungs: windows that differ from desktop TFLM, or why a rung did not run."""
+    board = parity.get("board") or {}
+    rows = []
+    for rung in board.get("rungs", {}).values():
+        ran = rung.get("status") == "ran"
+        instructions = (rung.get("instructions") or {}).get("mean") if ran else None
+        rows.append({"title": rung.get("title"), "ran": ran, "reason": rung.get("reason"),
+                     "windows": rung.get("windows"), "differ": rung.get("windows_differ"),
+                     "max_step": rung.get("max_step"), "arena": rung.get("arena_used_bytes"),
+                     "instructions": instructions, "flags": rung.get("flags"),
+                     "divergence": rung.get("first_divergence", [])})
+    if not rows and board.get("skipped"):
+        rows.append({"title": "board runtime", "ran": False, "reason": board["skipped"]})
+    return rows
 
 
 def _gates(parity: dict[str, Any]) -> list[dict[str, Any]]:
@@ -405,6 +423,15 @@ def _gates(parity: dict[str, Any]) -> list[dict[str, Any]]:
         rule = "0 windows differ" if exact.get("required", True) else "not required"
         rows.append({"name": _gate_title("bit_exact"), "value": _differ(exact["value"]),
                      "rule": rule, "passed": exact["passed"]})
+    titles = {name: rung.get("title", name) for name, rung in ((parity.get("board") or {}).get("rungs") or {}).items()}
+    for name, gate in sorted(gates.items()):
+        if not name.startswith("board_"):
+            continue
+        key = name[len("board_"):]
+        value = _differ(gate["value"]) if gate.get("ran") else f"not run ({gate.get('reason')})"
+        rows.append({"name": f"{titles.get(key, key)} = desktop TFLM", "value": value,
+                     "rule": "0 windows differ" + ("; must run" if gate.get("required") else ""),
+                     "passed": gate["passed"]})
     return rows
 
 
@@ -483,7 +510,9 @@ def _latency_section(profile: Any, problem: str | None, parity: Any) -> Section:
         return {"missing": problem or "No latency estimate yet: run 'edgekit quantize RUN', "
                                       "or 'edgekit profile RUN --board NAME'.", "desktop_ms": desktop}
     if profile.get("kind") == "edgekit-profile":
-        return {"desktop_ms": desktop, "profile": _edgekit_profile(profile), "estimate": _profile_estimate(profile)}
+        measured = _measured(profile)
+        return {"desktop_ms": desktop, "profile": _edgekit_profile(profile), "measured": measured,
+                "estimate": _measured_card(measured) or _profile_estimate(profile)}
     # Another shape (e.g. a hand-written manifest section): show what it holds, generically.
     scalars = [(k, v) for k, v in sorted(profile.items()) if isinstance(v, str | int | float | bool) or v is None]
     tables = [_profile_table(k, v) for k, v in sorted(profile.items())
@@ -548,12 +577,35 @@ def _edgekit_profile(profile: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """Instructions measured on the board's emulated core (``profile["measured"]``), for the latency section."""
+    m = profile.get("measured") or {}
+    if not m.get("available"):
+        return {"available": False, "reason": m.get("reason")} if m else None
+    lo, hi = m["seconds"]
+    return {"available": True, "instructions": m["instructions"], "range": m.get("instructions_range"),
+            "source": m["source"], "ms_low": 1000 * lo, "ms_high": 1000 * hi, "cpi": m["cpi"],
+            "clock_mhz": m["clock_hz"] / 1e6, "hop_s": m["hop_s"], "duty_high": m["duty_cycle"][1],
+            "arena": m.get("arena_used_bytes"), "per_op": m.get("per_op", []),
+            "board": (profile.get("board") or {}).get("name")}
+
+
+def _measured_card(measured: dict[str, Any] | None) -> dict[str, str] | None:
+    if not measured or not measured.get("available"):
+        return None
+    detail = (f"measured {measured['instructions'] / 1e6:.2f} M instructions × CPI "
+              f"{measured['cpi'][0]:g}–{measured['cpi'][1]:g}; {100 * measured['duty_high']:.0f} % of the "
+              f"{measured['hop_s']:g} s hop at most")
+    return {"value": f"{measured['ms_low']:,.0f}–{measured['ms_high']:,.0f} ms", "detail": detail,
+            "board": measured["board"], "status": _status(measured["duty_high"] < 1)}
+
+
 def _profile_estimate(profile: dict[str, Any]) -> dict[str, str] | None:
     """The headline card for an ``edgekit profile`` result."""
     view = _edgekit_profile(profile)
     if not view["available"]:
         return None
-    detail = f"estimate {view['ms_low']:,.0f}–{view['ms_high']:,.0f} ms"
+    detail = f"cost-model estimate (not measured) {view['ms_low']:,.0f}–{view['ms_high']:,.0f} ms"
     if view["duty_high"] is not None:
         detail += f"; {100 * view['duty_high']:.0f} % of the {view['hop_s']:g} s hop"
     return {"value": f"≈{view['ms_mid']:,.0f} ms", "detail": detail, "board": view["board"],

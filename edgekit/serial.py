@@ -35,7 +35,6 @@ RETRY_S = 0.2
 
 # Where verify finds the desktop's inference time: 'edgekit profile' (manifest "profile" section) first,
 # else parity.json's desktop TFLM timing (an x86 time: only a lower bound for a microcontroller).
-PROFILE_ESTIMATE_KEYS = ("estimated_ms", "estimate_ms")
 PARITY_TFLM_KEY = "tflm_ms_per_inference"
 
 # One-byte commands the inference firmware reads (edgekit_app.cpp.j2); the capture sketch ignores input.
@@ -994,12 +993,20 @@ def run_expectations(run: Path) -> RunExpectations:
 
 
 def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] | None:
-    """The desktop's idea of on-device inference time: 'edgekit profile''s estimate, else desktop TFLM."""
-    profile = manifest.get("profile")
-    if isinstance(profile, dict):
-        for key in PROFILE_ESTIMATE_KEYS:
-            if _is_number(profile.get(key)):
-                return float(profile[key]), f"{MANIFEST} profile.{key}"
+    """The desktop's idea of on-device inference time, best first.
+
+    The instructions the board's runtime executed on the emulated core (``build.measured``, a range from
+    the core's CPI), else the cost model of ``edgekit profile`` (``profile.estimate``), else desktop TFLM.
+    """
+    measured = (manifest.get("build") or {}).get("measured")
+    if isinstance(measured, dict) and _is_range(measured.get("ms")):
+        lo, hi = measured["ms"]
+        return (lo + hi) / 2, (f"{lo:.0f}-{hi:.0f} ms from {measured['instructions'] / 1e6:.2f} M instructions "
+                               f"measured on the emulated board, {MANIFEST} build.measured")
+    estimate = (manifest.get("profile") or {}).get("estimate")
+    if isinstance(estimate, dict) and estimate.get("available") and _is_range(estimate.get("seconds")):
+        lo, hi = (1000 * s for s in estimate["seconds"])
+        return (lo + hi) / 2, f"{lo:.0f}-{hi:.0f} ms, cost-model estimate, {MANIFEST} profile.estimate"
     parity = run / PARITY_JSON
     try:
         timing = read_json(parity, "parity report").get("timing") if parity.is_file() else None
@@ -1008,6 +1015,10 @@ def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] |
     if isinstance(timing, dict) and _is_number(timing.get(PARITY_TFLM_KEY)):
         return float(timing[PARITY_TFLM_KEY]), f"desktop TFLM on this PC, {PARITY_JSON} timing.{PARITY_TFLM_KEY}"
     return None
+
+
+def _is_range(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
 
 
 def _is_number(value: Any) -> bool:

@@ -190,7 +190,6 @@ profiles:
     platforms:
       - platform: arduino:mbed_nano (4.4.1)
     libraries:
-      - Chirale_TensorFLowLite (2.0.0)
       - Arduino_LSM9DS1 (1.1.1)
 default_profile: nano33
 """

@@ -294,6 +294,16 @@ CASES = [
          "Invalid value for '--cache-dir'", "is a file", usage=True),
     Case("fetch-cache-dir-under-a-file", lambda c: ["data", "fetch", "--cache-dir", str(c.file() / "cache")],
          "cannot create the cache folder", "pass --cache-dir"),
+    # ---- the board's runtime sources (checked before any work)
+    Case("show-runtime-src-missing", lambda c: ["runtime", "show", "--runtime-src", str(c.tmp / "nope")],
+         "not a folder", "point it at the folder holding tflite-micro/"),
+    Case("show-runtime-src-empty", lambda c: ["runtime", "show", "--runtime-src", str(c.tmp)],
+         "no 'tflite-micro' folder", "tensorflow/tflite-micro at 90b983c2b"),
+    Case("build-runtime-src-missing",
+         lambda c: [*BUILD, "--data", "synthetic", "--runtime-src", str(c.tmp / "nope"), "--out", _out(c)],
+         "not a folder", "point it at the folder holding tflite-micro/"),
+    Case("parity-runtime-src-missing", lambda c: ["parity", str(c.run), "--runtime-src", str(c.tmp / "nope")],
+         "not a folder", "point it at the folder holding tflite-micro/"),
     Case("fetch-malformed-url", lambda c: ["data", "fetch", "--cache-dir", str(c.tmp / "cache"), "--url", "wisdm.tgz"],
          "--url wisdm.tgz: not a usable URL", "give a full URL like https://"),
 ]

@@ -71,7 +71,7 @@ def test_nicla_carries_the_documented_numbers():
     assert (b.imu.driver, b.imu.chip, b.imu.object, b.imu.units, b.imu.range_g) == (
         "bhy2", "BHI260AP", "BHY2", "g", 8.0)
     assert [(lib.name, lib.version) for lib in b.libraries] == [
-        ("Chirale_TensorFLowLite", "2.0.0"), ("Arduino_BHY2", "1.0.7"), ("ArduinoBLE", "1.3.7")]
+        ("Arduino_BHY2", "1.0.7"), ("ArduinoBLE", "1.3.7")]
     assert b.led.kind == "none" and "estimate" in b.reserved_source
 
 

@@ -61,7 +61,7 @@ def test_read_profile_picks_default_then_only_profile(tmp_path: Path) -> None:
     profile = read_profile(make_sketch(tmp_path))
     assert (profile.name, profile.fqbn) == ("nano33", "arduino:mbed_nano:nano33ble")
     assert profile.platforms == ("arduino:mbed_nano (4.4.1)",)
-    assert profile.libraries == ("Chirale_TensorFLowLite (2.0.0)", "Arduino_LSM9DS1 (1.1.1)")
+    assert profile.libraries == ("Arduino_LSM9DS1 (1.1.1)",)
     only = make_sketch(tmp_path, "b", SKETCH_YAML.replace("default_profile: nano33\n", ""))
     assert read_profile(only).name == "nano33"
     two = SKETCH_YAML.replace("default_profile: nano33\n", "  rp:\n    fqbn: arduino:mbed_nano:nanorp2040connect\n")

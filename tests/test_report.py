@@ -106,7 +106,13 @@ def test_a_built_run_fills_every_section(pipeline: dict[str, Any], html: str):
     classes = parity["classes"]
     cells = re.findall(r'<td class="(?:diag|off)', section(html, "parity"))
     assert len(cells) == 3 * len(classes) ** 2, "three full confusion matrices side by side"
-    assert html.count('<span class="badge ok">PASS</span>') == 3  # drop, int8 step, bit-exact (not required)
+    # drop, int8 step, bit-exact (not required), board runtime on the host and on the emulated Cortex-M4
+    assert html.count('<span class="badge ok">PASS</span>') == 5
+    assert "board runtime, emulated Cortex-M4 = desktop TFLM" in section(html, "parity")
+    emulated = parity["board"]["rungs"]["cortex-m4"]
+    assert f"{emulated['instructions']['mean']:,}" in section(html, "parity")
+    assert f"Measured for <strong>nano33</strong>: <strong>{emulated['instructions']['mean']:,} instructions" in \
+        section(html, "latency")
     assert 'class="verdict ok"' in html
     if importlib.util.find_spec("edgekit.profile") is not None:  # the latency estimate of 'edgekit profile'
         latency = section(html, "latency")

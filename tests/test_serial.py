@@ -265,19 +265,31 @@ def verify(board: FakeBoard, lines: list[str], *args: str):
 
 
 def test_verify_full_pass(board: FakeBoard, tmp_path: Path) -> None:
-    run, model = make_run(tmp_path, ', "profile": {"estimate_ms": 41.5}')
+    measured = '{"instructions": 2430287, "ms": [41.8, 53.2], "duty_cycle": [0.02, 0.03], "source": "qemu"}'
+    run, model = make_run(tmp_path, f', "build": {{"measured": {measured}}}')
     lines = ["garbage", f"EK,READY,{model},41234", "EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,9.79,19.98,1"]
     result = verify(board, lines, "--run", str(run))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "self-test: 40/40 windows match the desktop (max |int8 diff| 0)",
-        "inference time: on-device 43.21 ms, desktop estimate 41.50 ms (manifest.json profile.estimate_ms)",
+        "inference time: on-device 43.21 ms, desktop estimate 47.50 ms (42-53 ms from 2.43 M instructions measured "
+        "on the emulated board, manifest.json build.measured)",
         "sensor: resting |a| 9.79 m/s^2, sample rate 19.98 Hz (expected 20 Hz): ok",
         f"model: {model} matches the run folder",
         "verify: 1 malformed line(s) ignored",
         "verify: PASS",
     ]
     assert board.from_host(timeout=1.0).startswith(b"r")  # asked for the READY line again
+
+
+def test_verify_falls_back_to_the_cost_model_record_profile_writes(board: FakeBoard, tmp_path: Path) -> None:
+    """Without a measurement, the estimate in the shape edgekit.profile writes it (estimate.seconds)."""
+    run, model = make_run(tmp_path, ', "profile": {"estimate": {"available": true, "seconds": [0.265, 0.338]}}')
+    lines = [f"EK,READY,{model},41234", "EK,SELFTEST,40,40,0,290000,-1", "EK,SENSOR,9.79,19.98,1"]
+    result = verify(board, lines, "--run", str(run))
+    assert result.exit_code == 0, result.output
+    assert ("inference time: on-device 290.00 ms, desktop estimate 301.50 ms (265-338 ms, cost-model estimate, "
+            "manifest.json profile.estimate)") in result.stdout
 
 
 def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_path: Path) -> None:

@@ -26,12 +26,14 @@ WORKFLOW = """Train a 1D-CNN activity model, quantize it to int8, prove parity, 
 \b
 Workflow (every step reads and writes one artifact folder, here runs/demo):
   edgekit data fetch                                  download WISDM v1.1 once (train does it if needed)
+  edgekit runtime fetch                               the board's pinned TFLM sources, once (build does it too)
+  edgekit runtime show                                which TFLM/CMSIS-NN commits the sketch ships, and where
   edgekit train    --data synthetic --out runs/demo   train the float model (Keras)
   edgekit quantize runs/demo                          int8 .tflite, calibrated on training windows
-  edgekit parity   runs/demo                          float vs LiteRT vs TFLM on held-out users
+  edgekit parity   runs/demo                          float, LiteRT, TFLM, the board's runtime (host + QEMU)
   edgekit build    --board nano33 --out runs/demo     all of the above + the Arduino sketch
   edgekit boards                                      the boards and their flash/RAM budgets
-  edgekit profile  runs/demo --board nano33           estimated inference time on the board
+  edgekit profile  runs/demo --board nano33           measured instructions and time on the board
   edgekit report   runs/demo                          runs/demo/report.html: the whole run on one page
 \b
 With a board on USB:

@@ -10,7 +10,6 @@ silently, and ``--require-board-runtime`` turns it into an error.
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +87,6 @@ def _describe(model: BoardModel | None) -> dict[str, Any]:
 
 def _run_rung(runtime: BoardRuntime, x_int8: np.ndarray, rows: np.ndarray, desktop: np.ndarray, ops: list[str],
               reference: Any) -> dict[str, Any]:
-    start = time.perf_counter()
     run = runtime.run(x_int8[rows])
     steps = np.abs(run.outputs.astype(np.int16) - desktop[rows].astype(np.int16))
     differ = rows[np.flatnonzero(steps.max(axis=1) > 0)]
@@ -103,7 +101,6 @@ def _run_rung(runtime: BoardRuntime, x_int8: np.ndarray, rows: np.ndarray, deskt
         "first_differing_windows": differ[:10].tolist(),
         "top1_changes": int((run.outputs.argmax(axis=1) != desktop[rows].argmax(axis=1)).sum()),
         "arena_used_bytes": run.arena_used_bytes,
-        "seconds": round(time.perf_counter() - start, 1),
     }
     if run.instructions is not None and len(rows):
         result["instructions"] = {"mean": int(run.instructions.mean()), "min": int(run.instructions.min()),
