@@ -65,6 +65,7 @@ class TflmRuntime:
     """How the board runs the model: edgekit's pinned TFLM, and the emulated core that stands for it."""
 
     emulator: str  # a target of edgekit.runtime.toolchain ("cortex-m4", "cortex-m0plus") or "none"
+    hot_kernels: str = "Os"  # "O2": CMSIS-NN's sources carry #pragma GCC optimize("O2") (faster, a little larger)
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,7 @@ def _locate(name_or_path: str | Path) -> Path:
 
 
 EMULATORS = ("cortex-m4", "cortex-m0plus", "none")  # edgekit.runtime.toolchain.TARGETS, or none
+HOT_KERNELS = ("Os", "O2")  # optimisation of the CMSIS-NN sources in the sketch (edgekit.runtime.tree)
 _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     # section: (required keys, optional keys); "" is the top level
     "": ({"title", "mcu", "memory", "reserved", "arduino", "led", "platformio"}, {"tflm", "imu"}),
@@ -254,7 +256,7 @@ _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     "memory": ({"flash", "ram", "app_flash", "app_ram"}, set()),
     "reserved": ({"flash", "ram", "source"}, set()),
     "arduino": ({"fqbn", "platform", "platform_version", "sampler"}, set()),
-    "tflm": ({"emulator"}, set()),
+    "tflm": ({"emulator"}, {"hot_kernels"}),
     "imu": (
         {"chip", "library", "version", "header", "object", "class", "units", "range", "native_rate", "axis_map",
          "mounting", "not_found"},
@@ -369,7 +371,8 @@ class _Parser:
         return value
 
     def tflm(self) -> TflmRuntime:
-        return TflmRuntime(emulator=self.choice("tflm", "emulator", EMULATORS))
+        hot = self.choice("tflm", "hot_kernels", HOT_KERNELS) if "hot_kernels" in self.data["tflm"] else "Os"
+        return TflmRuntime(emulator=self.choice("tflm", "emulator", EMULATORS), hot_kernels=hot)
 
     def imu(self) -> Imu:
         try:

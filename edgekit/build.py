@@ -146,7 +146,8 @@ def _board_plan(board: Board, stage: Path, selftest: int, windows: int, runtime_
     emulated = board.tflm.emulator if board.tflm.emulator != "none" else "cortex-m4"
     n_test = len(prepare_run(stage).y_test) if selftest else 0
     golden = tuple(int(i) for i in golden_indices(n_test, selftest))
-    return BoardRungPlan(emulated=emulated, windows=windows, golden=golden, runtime_src=runtime_src)
+    return BoardRungPlan(emulated=emulated, windows=windows, golden=golden, runtime_src=runtime_src,
+                         hot_kernels=board.tflm.hot_kernels)
 
 
 def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
@@ -160,7 +161,7 @@ def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
     if rung.get("status") != "ran":
         return None
     model = model_sources(tflite, model_interface(tflite, inspect_tflite(tflite)), locate_sources(plan.runtime_src),
-                          op_methods())
+                          op_methods(), plan.hot_kernels)
     return BoardRuntime(model, TARGETS[plan.emulated])
 
 

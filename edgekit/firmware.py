@@ -342,7 +342,7 @@ def generate_firmware(
     mapping = parse_axis_map(axis_map) if axis_map is not None else board.imu.axis_map
     if runtime is None:
         runtime = model_sources(tflite_bytes, model_interface(tflite_bytes, info), locate_sources(runtime_src),
-                                op_methods())
+                                op_methods(), board.tflm.hot_kernels)
     context = _context(tflite_bytes, contract, board, info.ops, mapping, axis_map is not None, selftest, sketch_name)
     context.update(arena=arena.to_dict(), fit=fit.to_dict(), fit_summary=fit.summary(),
                    runtime=_runtime_context(runtime))

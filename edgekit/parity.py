@@ -260,7 +260,7 @@ def _board_section(tflite: bytes, info: TfliteInfo, x_int8: np.ndarray, desktop:
     if plan is None:
         return {"runtime": {}, "rungs": {}, "skipped": "not requested"}
     interface = model_interface(tflite, info)
-    model, why, _ = prepare_board_model(tflite, interface, plan.runtime_src, op_methods())
+    model, why, _ = prepare_board_model(tflite, interface, plan.runtime_src, op_methods(), plan.hot_kernels)
     return run_board_rungs(model, why, x_int8, desktop, read_ops(tflite), plan,
                            lambda x: tflm_op_outputs(tflite, x))
 
@@ -393,7 +393,9 @@ def run_parity(
         prepared.y_train, int(qsection.get("representative_requested", DEFAULT_REPRESENTATIVE)),
         int(qsection.get("seed", 0)),
     )
-    plan = replace(board or BoardRungPlan(), emulated=(board.emulated if board else "") or _emulated_core(manifest))
+    built = _built_runtime(manifest)
+    plan = replace(board or BoardRungPlan(), emulated=(board.emulated if board else "") or built.emulator,
+                   hot_kernels=built.hot_kernels)
     report = parity_report(
         model, tflite, info, prepared.x_test, prepared.y_test, contract.labels,
         rep_x=prepared.x_train[rep_idx], layer_windows=layer_windows, board=plan,
@@ -412,16 +414,19 @@ def run_parity(
     return report
 
 
-def _emulated_core(manifest: dict[str, Any]) -> str:
-    """The emulated core for a run built for a board (its mcu core), else the Cortex-M4 of the Nano 33 BLE."""
-    from .boards import load_board
+def _built_runtime(manifest: dict[str, Any]) -> Any:
+    """The runtime of the board the run was built for (its emulated core, its kernel optimisation);
+    the Nano 33 BLE's Cortex-M4 for a run not built yet."""
+    from .boards import TflmRuntime, load_board
 
     name = (manifest.get("build") or {}).get("board")
     try:
         runtime = load_board(name).tflm if name else None
     except EdgekitError:
         runtime = None
-    return runtime.emulator if runtime is not None and runtime.emulator != "none" else "cortex-m4"
+    if runtime is None or runtime.emulator == "none":
+        return TflmRuntime("cortex-m4", runtime.hot_kernels if runtime else "Os")
+    return runtime
 
 
 # --------------------------------------------------------------------------- presentation

@@ -313,7 +313,7 @@ def test_profile_shows_the_measured_count(compact_run: Path):
 def test_the_sketch_ships_the_tree_the_rung_compiled(board_model, fixture_model, tmp_path: Path):
     from edgekit.firmware import generate_firmware
 
-    sketch = generate_firmware(fixture_model.tflite, fixture_model.contract, "nano33", tmp_path)
+    sketch = generate_firmware(fixture_model.tflite, fixture_model.contract, "nicla-sense", tmp_path)
     shipped = {p.relative_to(sketch / "src" / "tflm").as_posix(): p.read_bytes()
                for p in (sketch / "src" / "tflm").rglob("*") if p.is_file()}
     assert shipped == board_model.tree.files
@@ -324,3 +324,29 @@ def test_the_sketch_ships_the_tree_the_rung_compiled(board_model, fixture_model,
     assert hashlib.sha256((sketch / "edgekit_model.cpp").read_bytes()).hexdigest() == \
         manifest["files"]["edgekit_model.cpp"]
     assert replace(board_model.interface).ops == tuple(sorted(set(read_ops(fixture_model.tflite))))
+
+
+def test_hot_kernels_follow_the_board(board_model, fixture_model, tmp_path: Path):
+    """nano33 asks for -O2 in CMSIS-NN (a pragma, since a sketch cannot set flags); flash-tight Nicla does not."""
+    from edgekit.firmware import generate_firmware
+
+    conv = "src/tflm/third_party/cmsis_nn/Source/ConvolutionFunctions/arm_convolve_s8.c"
+    fast = generate_firmware(fixture_model.tflite, fixture_model.contract, "nano33", tmp_path / "a")
+    small = generate_firmware(fixture_model.tflite, fixture_model.contract, "nicla-sense", tmp_path / "b")
+    assert b'#pragma GCC optimize("O2")' in (fast / conv).read_bytes()
+    assert b"#pragma GCC optimize" not in (small / conv).read_bytes()
+    assert b"#pragma GCC optimize" not in (fast / "src/tflm/tensorflow/lite/micro/micro_interpreter.cpp").read_bytes()
+    o2 = model_sources(fixture_model.tflite, board_model.interface, locate_sources(), op_methods(), "O2")
+    shipped = {p.relative_to(fast / "src" / "tflm").as_posix(): p.read_bytes()
+               for p in (fast / "src" / "tflm").rglob("*") if p.is_file()}
+    assert shipped == o2.tree.files
+
+
+def test_o2_kernels_stay_bit_exact_and_run_fewer_instructions(board_model, fixture_model, windows):
+    need("cortex-m4")
+    o2 = model_sources(fixture_model.tflite, board_model.interface, locate_sources(), op_methods(), "O2")
+    fast = BoardRuntime(o2, TARGETS["cortex-m4"]).run(windows)
+    small = BoardRuntime(board_model, TARGETS["cortex-m4"]).run(windows)
+    np.testing.assert_array_equal(fast.outputs, small.outputs)
+    assert fast.instructions.mean() < small.instructions.mean()
+    print(f"\nCMSIS-NN -Os {small.instructions.mean():,.0f} vs -O2 {fast.instructions.mean():,.0f} instructions")

@@ -132,9 +132,9 @@ def render_model_code(tflite_bytes: bytes, interface: ModelInterface, kernels: l
 
 
 def model_sources(tflite_bytes: bytes, interface: ModelInterface, sources: RuntimeSources,
-                  methods: dict[str, str]) -> BoardModel:
+                  methods: dict[str, str], hot_kernels: str = "Os") -> BoardModel:
     kernels = kernel_table(sources, interface.ops, methods)
-    tree = build_tree(sources, kernels)
+    tree = build_tree(sources, kernels, hot_kernels)
     return BoardModel(tree, render_model_code(tflite_bytes, interface, kernels), interface)
 
 

@@ -35,6 +35,7 @@ class BoardRungPlan:
     windows: int = DEFAULT_BOARD_WINDOWS  # held-out windows the emulated board runs (plus the golden ones)
     golden: tuple[int, ...] = ()  # indices of the self-test windows, always run on the emulated board
     runtime_src: Path | None = None
+    hot_kernels: str = "Os"  # the board's optimisation of the CMSIS-NN sources (boards' tflm.hot_kernels)
 
 
 def sample_indices(n: int, k: int, golden: tuple[int, ...]) -> np.ndarray:
@@ -44,7 +45,8 @@ def sample_indices(n: int, k: int, golden: tuple[int, ...]) -> np.ndarray:
 
 
 def prepare_board_model(tflite: bytes, interface: ModelInterface, runtime_src: Path | None,
-                        methods: dict[str, str]) -> tuple[BoardModel | None, str | None, RuntimeSources | None]:
+                        methods: dict[str, str], hot_kernels: str = "Os",
+                        ) -> tuple[BoardModel | None, str | None, RuntimeSources | None]:
     """The model code + runtime tree, or (None, why) when the runtime sources are not to be had."""
     try:
         sources = locate_sources(runtime_src)
@@ -52,7 +54,7 @@ def prepare_board_model(tflite: bytes, interface: ModelInterface, runtime_src: P
         if runtime_src is not None:
             raise
         return None, str(exc), None
-    return model_sources(tflite, interface, sources, methods), None, sources
+    return model_sources(tflite, interface, sources, methods, hot_kernels), None, sources
 
 
 def run_board_rungs(model: BoardModel | None, why: str | None, x_int8: np.ndarray, desktop: np.ndarray,

@@ -190,8 +190,14 @@ def _registrations(sources: RuntimeSources) -> dict[str, str]:
     return found
 
 
-def build_tree(sources: RuntimeSources, kernels: list[Kernel]) -> RuntimeTree:
-    """Select, adapt and re-path the runtime's files for ``kernels``; pure function of its inputs."""
+def build_tree(sources: RuntimeSources, kernels: list[Kernel], hot_kernels: str = "Os") -> RuntimeTree:
+    """Select, adapt and re-path the runtime's files for ``kernels``; pure function of its inputs.
+
+    ``hot_kernels="O2"`` starts every CMSIS-NN source with ``firmware_templates/runtime/hot_kernels_o2.h``'s
+    ``#pragma GCC optimize("O2")``: the Arduino recipe builds with -Os and a sketch cannot change flags,
+    but the kernels that do the arithmetic can ask for -O2 themselves (bench/board_runtime.py: about 27 %
+    fewer instructions for about 6 KB of flash, outputs bit-exact; the rungs check every build).
+    """
     reader = _Reader(sources)
     roots = list(_FRAMEWORK)
     for kernel in kernels:
@@ -201,10 +207,13 @@ def build_tree(sources: RuntimeSources, kernels: list[Kernel]) -> RuntimeTree:
             roots.append(common)
     selected = _closure(reader, roots)
     tree = RuntimeTree(kernels=kernels, sources=sources.describe())
+    runtime = resource_dir("firmware_templates") / "runtime"
+    pragma = (runtime / "hot_kernels_o2.h").read_bytes() if hot_kernels == "O2" else b""
     for path in sorted(selected):
         data = _adapt(path, reader.read(path))
+        if path.startswith("third_party/cmsis_nn/Source/"):
+            data = pragma + data
         tree.files[_renamed(path)] = _rewrite_includes(path, data, reader)
-    runtime = resource_dir("firmware_templates") / "runtime"
     tree.files[f"{MICRO}/debug_log.cpp"] = (runtime / "debug_log.cpp").read_bytes()
     return tree
 
