@@ -3,12 +3,13 @@
 For a quantized run folder it builds the firmware's model code and TFLM runtime (the files the sketch
 ships) for the board's emulated core in a few variants and prints one row each:
 
-* ``shipped``: what edgekit generates: -Os (the Arduino core's flag), int8-only kernel registrations;
+* ``-Os``: the Arduino core's flag throughout, int8-only kernel registrations (what nicla-sense ships);
 * ``generic registrations``: the same with AddConv2D() etc. taking TFLM's default registrations, which
   link CMSIS-NN's int4/int16 code too (what the int8-only registrations save in flash);
 * ``-O2 everywhere``: TFLM's own Makefile optimisation level for the whole runtime;
 * ``-O2 in CMSIS-NN``: ``#pragma GCC optimize("O2")`` prepended to the CMSIS-NN sources only, the one
-  per-file change a sketch could carry without build flags.
+  per-file change a sketch can carry without build flags (what nano33, nano33-rev2 and nano-rp2040 ship:
+  their boards' ``tflm.hot_kernels = "O2"``).
 
 Every variant is compared byte for byte with the desktop TFLM on the same windows.
 
@@ -28,10 +29,7 @@ import numpy as np
 from edgekit.runtime.harness import BoardModel, BoardRuntime, model_interface, model_sources, op_methods
 from edgekit.runtime.sources import locate_sources
 from edgekit.runtime.toolchain import TARGETS, Target
-from edgekit.runtime.tree import RuntimeTree
 from edgekit.runtimes import TFLMRunner, inspect_tflite, quantize_input
-
-PRAGMA = b'#pragma GCC optimize("O2")  /* bench: hot kernels at -O2 */\n'
 
 
 def windows(run: Path, n: int) -> np.ndarray:
@@ -49,12 +47,6 @@ def generic(model: BoardModel) -> BoardModel:
     return BoardModel(model.tree, files, model.interface)
 
 
-def cmsis_o2(model: BoardModel) -> BoardModel:
-    files = {name: (PRAGMA + data if name.startswith("third_party/cmsis_nn/Source/") else data)
-             for name, data in model.tree.files.items()}
-    return BoardModel(RuntimeTree(files, model.tree.kernels, model.tree.sources), model.files, model.interface)
-
-
 def text_bytes(elf: Path) -> int:
     out = subprocess.run(["arm-none-eabi-size", "-A", "-d", str(elf)], capture_output=True, text=True, check=True)
     return int(re.search(r"^\.text\s+(\d+)", out.stdout, re.M).group(1))
@@ -68,17 +60,18 @@ def main() -> None:
     parser.add_argument("--runtime-src", type=Path, default=None)
     args = parser.parse_args()
     tflite = (args.run / "model_int8.tflite").read_bytes()
-    model = model_sources(tflite, model_interface(tflite, inspect_tflite(tflite)), locate_sources(args.runtime_src),
-                          op_methods())
+    interface, sources = model_interface(tflite, inspect_tflite(tflite)), locate_sources(args.runtime_src)
+    model = model_sources(tflite, interface, sources, op_methods(), "Os")
+    hot = model_sources(tflite, interface, sources, op_methods(), "O2")
     x = windows(args.run, args.windows)
     desktop = TFLMRunner(tflite).run(x)
     target = TARGETS[args.target]
     flags = tuple("-O2" if f == "-Os" else f for f in target.flags)
     o2: Target = replace(target, name=f"{target.name}-O2", flags=flags)
-    variants = [("shipped (-Os, int8-only registrations)", model, target),
+    variants = [("-Os, int8-only registrations", model, target),
                 ("generic registrations (-Os)", generic(model), target),
                 ("-O2 everywhere", model, o2),
-                ("-O2 in CMSIS-NN only (pragma)", cmsis_o2(model), target)]
+                ("-O2 in CMSIS-NN only (pragma), int8-only", hot, target)]
     print(f"{args.run}: {len(tflite):,} B model, {len(x)} held-out windows, {target.title} ({' '.join(target.flags)})")
     print(f"{'variant':<42}{'instructions':>14}{'.text (B)':>12}{'arena (B)':>11}{'differ':>8}")
     for title, variant, tgt in variants:

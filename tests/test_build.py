@@ -35,7 +35,8 @@ def test_build_writes_every_stage_and_a_sketch(built):
     assert summary["model_bytes"] == (out / "model_int8.tflite").stat().st_size
     assert summary["int8_windows_differ"] == 0
     assert summary["fit"]["fits"] and 0 < summary["fit"]["flash"]["pct"] < 100
-    assert summary["arena_bytes"] == manifest["contract"]["quant"]["arena_bytes"] > 0
+    assert summary["arena_bytes"] >= summary["arena_measured"]["bytes"] > 0  # emulated board + margin
+    assert "emulated Cortex-M4" in summary["arena_measured"]["source"]
     assert not list(out.parent.glob(".edgekit-*"))
 
 
