@@ -260,7 +260,7 @@ def _board_section(tflite: bytes, info: TfliteInfo, x_int8: np.ndarray, desktop:
     if plan is None:
         return {"runtime": {}, "rungs": {}, "skipped": "not requested"}
     interface = model_interface(tflite, info)
-    model, why, _ = prepare_board_model(tflite, interface, plan.runtime_src, op_methods(), plan.hot_kernels)
+    model, why = prepare_board_model(tflite, interface, plan.runtime_src, op_methods(), plan.hot_kernels)
     return run_board_rungs(model, why, x_int8, desktop, read_ops(tflite), plan,
                            lambda x: tflm_op_outputs(tflite, x))
 

@@ -9,7 +9,6 @@ silently, and ``--require-board-runtime`` turns it into an error.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 from .. import progress
 from ..errors import EdgekitError
 from .harness import BoardModel, BoardRuntime, ModelInterface, model_sources
-from .sources import RuntimeSources, locate_sources
+from .sources import locate_sources
 from .toolchain import TARGETS
 
 DEFAULT_BOARD_WINDOWS = 512
@@ -45,16 +44,15 @@ def sample_indices(n: int, k: int, golden: tuple[int, ...]) -> np.ndarray:
 
 
 def prepare_board_model(tflite: bytes, interface: ModelInterface, runtime_src: Path | None,
-                        methods: dict[str, str], hot_kernels: str = "Os",
-                        ) -> tuple[BoardModel | None, str | None, RuntimeSources | None]:
+                        methods: dict[str, str], hot_kernels: str = "Os") -> tuple[BoardModel | None, str | None]:
     """The model code + runtime tree, or (None, why) when the runtime sources are not to be had."""
     try:
         sources = locate_sources(runtime_src)
     except EdgekitError as exc:
         if runtime_src is not None:
             raise
-        return None, str(exc), None
-    return model_sources(tflite, interface, sources, methods, hot_kernels), None, sources
+        return None, str(exc)
+    return model_sources(tflite, interface, sources, methods, hot_kernels), None
 
 
 def run_board_rungs(model: BoardModel | None, why: str | None, x_int8: np.ndarray, desktop: np.ndarray,
@@ -133,6 +131,3 @@ def first_divergence(runtime: BoardRuntime, x_int8: np.ndarray, ops: list[str], 
         found.append(entry)
     return found
 
-
-def have_tools(name: str) -> bool:
-    return all(shutil.which(tool) for tool in TARGETS[name].tools)
