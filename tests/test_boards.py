@@ -121,6 +121,51 @@ def test_bad_board_files_name_file_and_key(tmp_path: Path, old: str, new: str, m
 
 
 @pytest.mark.parametrize(
+    "stem",
+    ["nano33\n#include <stdlib.h>\n#define setup() system(\"id\")", "nano33 (copy)", "Nano33", "my#board",
+     "x" * 41, "-nano33"],
+)
+def test_a_board_file_name_that_cannot_be_a_profile_is_refused(tmp_path: Path, stem: str):
+    """The stem becomes the sketch.yaml profile, [env:...] and C++ comments: it is checked like a --board name."""
+    path = tmp_path / f"{stem}.toml"
+    path.write_text((boards_dir() / "nano33.toml").read_text())
+    with pytest.raises(EdgekitError) as info:
+        load_board(path)
+    message = str(info.value)
+    assert "\n" not in message and "is not a board name" in message and "rename the file" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('title = "Arduino Nano 33 BLE Sense (Rev1)"', 'title = "Nano \\\\"', "title"),
+        ('title = "Arduino Nano 33 BLE Sense (Rev1)"', 'title = "Nano | `x` <b>"', "title"),
+        ('part = "nRF52840"', 'part = "nRF*/52840"', "mcu.part"),
+        ('core = "Cortex-M4F"', 'core = "Cortex#M4F"', "mcu.core"),
+        ("mounting = \"Board upright", "mounting = \"[click](http://x) Board upright", "imu.mounting"),
+    ],
+)
+def test_board_texts_that_would_break_out_of_a_comment_or_table_are_refused(tmp_path: Path, old: str, new: str,
+                                                                          key: str):
+    """Titles and notes land in C++ // comments (a trailing backslash continues them), YAML and Markdown."""
+    with pytest.raises(EdgekitError, match=rf"{re.escape(key)}: .* cannot go into the sketch \(.+\); remove them"):
+        load_board(_broken(tmp_path, old, new))
+
+
+def test_cli_capture_flash_refuses_a_board_file_named_like_code(tmp_path: Path):
+    """The reported attack: the stem reached capture.ino; now the CLI stops at load with exit 2 and one line."""
+    from edgekit.cli import main
+
+    path = tmp_path / "nano33\n#include <stdlib.h>\n#define setup() system(\"touch pwned\").toml"
+    path.write_text((boards_dir() / "nano33.toml").read_text())
+    result = CliRunner().invoke(main, ["capture", "--board", str(path), "--flash", "--port", "/dev/null-edgekit",
+                                       "--user", "1", "--activity", "Walking", "--out", str(tmp_path / "me.txt")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert len(result.stderr.splitlines()) == 1 and "is not a board name" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [("-y,x,z", ("-y", "x", "z")), (" x , y , z ", ("x", "y", "z")), ("+z,-x,y", ("z", "-x", "y")),
      (["-y", "x", "z"], ("-y", "x", "z"))],
