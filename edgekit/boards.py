@@ -518,8 +518,11 @@ class FitReport:
             f"({self.flash_pct:.1f}%), RAM {_fmt(self.ram_used)} of {_fmt(self.ram_capacity)} ({self.ram_pct:.1f}%)"
         )
 
-    def raise_if_not_fit(self) -> None:
-        """EdgekitError with the numbers, what takes the space and what to try."""
+    def raise_if_not_fit(self, model: str | None = None) -> None:
+        """EdgekitError with the numbers, what takes the space and what to try.
+
+        ``model`` is the architecture the user chose, when known: the advice must not be to pick it again.
+        """
         if self.fits:
             return
         problems = []
@@ -529,11 +532,20 @@ class FitReport:
         if self.ram_used > self.ram_capacity:
             problems.append(f"RAM {_fmt(self.ram_used)} > {_fmt(self.ram_capacity)} ({self.ram_pct:.0f}%: "
                             f"{_items(self.ram_items)})")
-        bigger = f" or a board it fits: {', '.join(self.alternatives)}" if self.alternatives else ""
         raise EdgekitError(
-            f"--board {self.board}: the model does not fit: {'; '.join(problems)}; "
-            f"try a smaller model (--model compact){bigger}"
+            f"--board {self.board}: the model does not fit: {'; '.join(problems)}; {self._advice(model)}"
         )
+
+    def _advice(self, model: str | None) -> str:
+        """What to try: the smaller model unless it is already the one, and the boards the model fits on."""
+        boards = ", ".join(self.alternatives)
+        if model != SMALLEST_MODEL:
+            elsewhere = f" or a board it fits: {boards}" if boards else ""
+            return f"try a smaller model (--model {SMALLEST_MODEL}){elsewhere}"
+        if boards:
+            return f"--model {SMALLEST_MODEL} is already the smallest model; try a board it fits: {boards}"
+        return f"--model {SMALLEST_MODEL} is already the smallest model; pick a board with more flash and RAM " \
+               "(see 'edgekit boards')"
 
 
 def _fmt(n: int) -> str:

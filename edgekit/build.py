@@ -32,9 +32,7 @@ def estimate_fit(board: Board, config: TrainConfig, n_classes: int = 6) -> None:
     from .model import build_model
 
     params = build_model(config.model, config.window, 3, n_classes).count_params()
-    report = fit_check(board, model_bytes=int(params), arena_bytes=0)
-    if not report.fits:
-        report.raise_if_not_fit()
+    fit_check(board, model_bytes=int(params), arena_bytes=0).raise_if_not_fit(config.model)
 
 
 def data_sha256(data: str | Path | None, seed: int) -> str | None:
@@ -228,7 +226,7 @@ def build_run(
         with progress.step("generating firmware"):
             sketch = generate_firmware(tflite, fw_contract, board, stage / artifacts.FIRMWARE_DIR, SKETCH_NAME,
                                        axis_map=axis_map, selftest=tests, runtime_src=runtime_src,
-                                       board_arena=_board_arena(report, plan))
+                                       board_arena=_board_arena(report, plan), model=config.model)
         summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests, _board_arena(report, plan))
         summary["calibration"] = calibration
         with progress.step("estimating the latency on the board (edgekit profile)"):

@@ -219,6 +219,37 @@ def test_uno_refuses_with_numbers_and_what_to_try():
     assert "--model compact" in message and "--board nano33" in message and "--board uno," not in message
 
 
+def test_a_refusal_never_suggests_the_model_already_chosen():
+    """'--model compact' on the uno was told to try '--model compact': the advice follows the choice."""
+    report = fit_check(load_board("uno"), 42_470, 0)
+    with pytest.raises(EdgekitError) as info:
+        report.raise_if_not_fit("compact")
+    message = str(info.value)
+    assert "try a smaller model" not in message
+    assert "--model compact is already the smallest model; try a board it fits: --board nano-rp2040" in message
+    with pytest.raises(EdgekitError, match=r"try a smaller model \(--model compact\) or a board it fits"):
+        report.raise_if_not_fit("seed")
+    nowhere = fit_check(load_board("nano33"), 10**9, 0)
+    with pytest.raises(EdgekitError, match=r"already the smallest model; pick a board with more flash and RAM"):
+        nowhere.raise_if_not_fit("compact")
+
+
+def test_smallest_model_is_a_model_edgekit_has():
+    from edgekit.boards import SMALLEST_MODEL
+    from edgekit.model import model_names
+
+    assert SMALLEST_MODEL in model_names()
+
+
+def test_estimate_fit_for_compact_on_the_uno_does_not_suggest_compact():
+    from edgekit.build import estimate_fit
+    from edgekit.train import TrainConfig
+
+    with pytest.raises(EdgekitError) as info:
+        estimate_fit(load_board("uno"), TrainConfig(model="compact"))
+    assert "(--model compact)" not in str(info.value) and "already the smallest model" in str(info.value)
+
+
 def test_fit_limits_are_inclusive_and_ram_alone_can_fail():
     board = load_board("nano33")
     exact = board.app_flash_bytes - board.reserved_flash_bytes
