@@ -46,6 +46,11 @@ _IDENT_OR_NUM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _HEADER = re.compile(r"[A-Za-z0-9_./-]+\.h")
 _VERSION = re.compile(r"\d+(\.\d+){1,3}")
 _MESSAGE = re.compile(r"[A-Za-z0-9_ .:;()+/-]+")  # goes into a C string and an EK,ERROR line: no quotes, commas
+# Titles and notes go into C++ // comments, YAML comments and Markdown (headings, table cells): no backslash (a
+# line continuation in C++), no '#', '|', '`', '*', '<', '>', '[', ']', '{', '}', quotes or '$'.
+_PROSE = re.compile(r"[A-Za-z0-9 _.,:;()+/^'%=?!~-]+")
+_NAME_FIX = "rename the file to lowercase letters, digits, '-' or '_' (up to 40, e.g. my-board.toml)"
+SMALLEST_MODEL = "compact"  # edgekit.model's smallest architecture: what a board too small for a model is offered
 
 
 # --------------------------------------------------------------------------- data types
@@ -301,7 +306,7 @@ class _Parser:
         if not value.isprintable():  # board texts end up in C++ comments and strings: a newline would break out
             raise self.fail(_dotted(name, key), "must be one line of printable text (no newlines, no control codes)")
         if pattern is not None and not pattern.fullmatch(value):
-            raise self.fail(_dotted(name, key), f"'{value}' has characters that are not allowed here")
+            raise self.fail(_dotted(name, key), _not_allowed(value, pattern))
         return value
 
     def boolean(self, name: str, key: str) -> bool:
@@ -336,11 +341,11 @@ class _Parser:
         has_tflm = self.section("tflm") is not None
         has_imu = self.section("imu") is not None
         board = Board(
-            name=self.path.stem,
-            title=self.string("", "title"),
+            name=self.name(),
+            title=self.string("", "title", _PROSE),
             path=self.path,
-            mcu=self.string("mcu", "part"),
-            core=self.string("mcu", "core"),
+            mcu=self.string("mcu", "part", _PROSE),
+            core=self.string("mcu", "core", _PROSE),
             clock_hz=int(self.quantity("mcu", "clock", _FREQ_UNITS, "frequency")),
             fpu=self.boolean("mcu", "fpu"),
             flash_bytes=self.size("memory", "flash"),
@@ -363,6 +368,16 @@ class _Parser:
         )
         self.check_consistency(board)
         return board
+
+    def name(self) -> str:
+        """The file's stem, which becomes the sketch.yaml profile, the [env:...] of platformio.ini and C++ comments.
+
+        Checked like a --board name, because a stem with a newline or a '#' would write code into the sketch.
+        """
+        stem = self.path.stem
+        if not _NAME.fullmatch(stem):
+            raise EdgekitError(_printable(f"{self.path}: board file name '{stem}' is not a board name; {_NAME_FIX}"))
+        return stem
 
     def choice(self, name: str, key: str, choices: tuple[str, ...]) -> str:
         value = self.string(name, key)
@@ -394,7 +409,7 @@ class _Parser:
             range_g=self.quantity("imu", "range", {"g": 1.0}, "range"),
             native_rate_hz=self.quantity("imu", "native_rate", _FREQ_UNITS, "rate"),
             axis_map=axis_map,
-            mounting=self.string("imu", "mounting"),
+            mounting=self.string("imu", "mounting", _PROSE),
             not_found=self.string("imu", "not_found", _MESSAGE),
             driver=self.choice("imu", "driver", IMU_DRIVERS) if "driver" in self.data["imu"] else "arduino-imu",
             extra_libraries=self.extra_libraries(),
@@ -438,6 +453,15 @@ class _Parser:
             raise self.fail("reserved.flash", "leaves no flash for a model")
         if board.reserved_ram_bytes >= board.app_ram_bytes:
             raise self.fail("reserved.ram", "leaves no RAM for a tensor arena")
+
+
+def _not_allowed(value: str, pattern: re.Pattern[str]) -> str:
+    """Why ``value`` is refused: for free text, which characters to remove (they would break out of a C++ comment,
+    a YAML comment or a Markdown table the text is written into)."""
+    if pattern is _PROSE:
+        bad = "".join(sorted({c for c in value if not pattern.fullmatch(c)}))
+        return f"'{value}' has characters that cannot go into the sketch ({bad}); remove them"
+    return f"'{value}' has characters that are not allowed here; fix the board file"
 
 
 def _dotted(section: str, key: str) -> str:
@@ -494,8 +518,11 @@ class FitReport:
             f"({self.flash_pct:.1f}%), RAM {_fmt(self.ram_used)} of {_fmt(self.ram_capacity)} ({self.ram_pct:.1f}%)"
         )
 
-    def raise_if_not_fit(self) -> None:
-        """EdgekitError with the numbers, what takes the space and what to try."""
+    def raise_if_not_fit(self, model: str | None = None) -> None:
+        """EdgekitError with the numbers, what takes the space and what to try.
+
+        ``model`` is the architecture the user chose, when known: the advice must not be to pick it again.
+        """
         if self.fits:
             return
         problems = []
@@ -505,11 +532,20 @@ class FitReport:
         if self.ram_used > self.ram_capacity:
             problems.append(f"RAM {_fmt(self.ram_used)} > {_fmt(self.ram_capacity)} ({self.ram_pct:.0f}%: "
                             f"{_items(self.ram_items)})")
-        bigger = f" or a board it fits: {', '.join(self.alternatives)}" if self.alternatives else ""
         raise EdgekitError(
-            f"--board {self.board}: the model does not fit: {'; '.join(problems)}; "
-            f"try a smaller model (--model compact){bigger}"
+            f"--board {self.board}: the model does not fit: {'; '.join(problems)}; {self._advice(model)}"
         )
+
+    def _advice(self, model: str | None) -> str:
+        """What to try: the smaller model unless it is already the one, and the boards the model fits on."""
+        boards = ", ".join(self.alternatives)
+        if model != SMALLEST_MODEL:
+            elsewhere = f" or a board it fits: {boards}" if boards else ""
+            return f"try a smaller model (--model {SMALLEST_MODEL}){elsewhere}"
+        if boards:
+            return f"--model {SMALLEST_MODEL} is already the smallest model; try a board it fits: {boards}"
+        return f"--model {SMALLEST_MODEL} is already the smallest model; pick a board with more flash and RAM " \
+               "(see 'edgekit boards')"
 
 
 def _fmt(n: int) -> str:

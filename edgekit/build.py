@@ -23,6 +23,7 @@ from .boards import Board, fit_check, load_board, parse_axis_map
 from .contract import Contract
 from .errors import EdgekitError, GateFailed
 from .train import TrainConfig, cache_key, train_into
+from .wording import ms_range, plural, windows_differ
 
 SKETCH_NAME = "edgekit_har"
 
@@ -32,9 +33,7 @@ def estimate_fit(board: Board, config: TrainConfig, n_classes: int = 6) -> None:
     from .model import build_model
 
     params = build_model(config.model, config.window, 3, n_classes).count_params()
-    report = fit_check(board, model_bytes=int(params), arena_bytes=0)
-    if not report.fits:
-        report.raise_if_not_fit()
+    fit_check(board, model_bytes=int(params), arena_bytes=0).raise_if_not_fit(config.model)
 
 
 def data_sha256(data: str | Path | None, seed: int) -> str | None:
@@ -228,7 +227,7 @@ def build_run(
         with progress.step("generating firmware"):
             sketch = generate_firmware(tflite, fw_contract, board, stage / artifacts.FIRMWARE_DIR, SKETCH_NAME,
                                        axis_map=axis_map, selftest=tests, runtime_src=runtime_src,
-                                       board_arena=_board_arena(report, plan))
+                                       board_arena=_board_arena(report, plan), model=config.model)
         summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests, _board_arena(report, plan))
         summary["calibration"] = calibration
         with progress.step("estimating the latency on the board (edgekit profile)"):
@@ -238,8 +237,7 @@ def build_run(
         summary["estimate"] = _latency(profile)
         summary["measured"] = _measured(profile)
         artifacts.update_manifest(stage, build=summary, profile=profile)
-        with progress.step("writing report.html"):
-            write_report(stage)
+        write_report(stage)  # announces itself: a step around it printed every line twice
         (stage / ".pid").unlink(missing_ok=True)
     _drop_stale_failed(failed, stale_failed)
     return summary
@@ -336,7 +334,8 @@ def _latency(profile: dict[str, Any]) -> dict[str, Any] | None:
     est = profile.get("estimate") or {}
     if not est.get("available"):
         return None
-    return {"ms": [round(1000 * s, 1) for s in est["seconds"]], "duty_cycle": est["duty_cycle"],
+    return {"ms": [round(1000 * s, 1) for s in est["seconds"]], "seconds": list(est["seconds"]),
+            "duty_cycle": est["duty_cycle"],
             "instructions": est["instructions"], "kernels": est["kernels"]}
 
 
@@ -346,15 +345,21 @@ def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
     if not m.get("available"):
         return None
     return {"instructions": m["instructions"], "ms": [round(1000 * s, 1) for s in m["seconds"]],
+            "seconds": list(m["seconds"]),
             "duty_cycle": m["duty_cycle"], "source": m["source"]}
 
 
 def _rung_line(rung: dict[str, Any]) -> str:
     if rung["status"] != "ran":
         return f"{rung['title']}: NOT RUN ({rung['reason']})"
-    return (f"{rung['title']}: {rung['windows_differ']} of {rung['windows']} windows differ from desktop TFLM"
+    return (f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM"
             + (f", {rung['instructions']['mean'] / 1e6:.2f} M instructions per inference"
                if rung.get("instructions") else ""))
+
+
+def _ms_range(latency: dict[str, Any]) -> str:
+    """The summary's time range, from the profile's seconds (a manifest from before they were kept: its ms)."""
+    return ms_range(latency.get("seconds") or [ms / 1000 for ms in latency["ms"]])
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -364,15 +369,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"int8 accuracy    {summary['tflm_accuracy']:.4f} (TFLM), {summary['litert_accuracy']:.4f} (LiteRT); "
         f"drop {summary['accuracy_drop_pp']:.2f} pp",
         f"agreement        {summary['agreement_float_tflm']:.4f} float vs TFLM top-1; "
-        f"{summary['int8_windows_differ']} windows differ LiteRT vs TFLM (max {summary['int8_max_step_diff']} step)",
+        f"{windows_differ(summary['int8_windows_differ'])} LiteRT vs TFLM "
+        f"(max {plural(summary['int8_max_step_diff'], 'step')})",
         *[f"board runtime    {_rung_line(rung)}" for rung in summary.get("board_runtime", {}).values()],
         f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes "
         f"({summary['arena_measured']['bytes']:,} B {summary['arena_measured']['source']} + margin)",
         f"fit              {summary['fit_summary']}",
-        *([f"latency          {m['ms'][0]:.0f}-{m['ms'][1]:.0f} ms per inference on the board (measured "
+        *([f"latency          {_ms_range(m)} ms per inference on the board (measured "
            f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), {100 * m['duty_cycle'][1]:.0f} % of the hop "
            "at most"] if (m := summary.get("measured")) else
-          [f"latency          {est['ms'][0]:.0f}-{est['ms'][1]:.0f} ms per inference on the board (cost-model "
+          [f"latency          {_ms_range(est)} ms per inference on the board (cost-model "
            f"estimate, not measured: {est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"]
           if (est := summary.get("estimate")) else []),
         f"sketch           {summary['sketch']}",

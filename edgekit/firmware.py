@@ -315,8 +315,11 @@ def generate_firmware(
     runtime: BoardModel | None = None,
     runtime_src: Path | None = None,
     board_arena: BoardArena | None = None,
+    model: str | None = None,
 ) -> Path:
     """Write the sketch folder ``out_dir/sketch_name`` (replacing one edgekit generated before) and return it.
+
+    ``model`` names the architecture when the caller knows it, so a refusal does not suggest it again.
 
     The sketch ships the board's TFLM runtime in ``src/tflm`` with the model code (``runtime``, as the
     parity rungs built and ran it; generated here from ``runtime_src`` or edgekit's cache when not given).
@@ -336,7 +339,7 @@ def generate_firmware(
         _check_selftest(selftest, contract.n_features, len(contract.labels))
     arena = plan_arena(tflite_bytes, quant.arena_bytes, board_arena)
     fit = sketch_fit(tflite_bytes, contract, board, selftest, arena)
-    fit.raise_if_not_fit()
+    fit.raise_if_not_fit(model)
     _check_board(board, contract)
     assert board.imu is not None and board.tflm is not None  # _check_board
     mapping = parse_axis_map(axis_map) if axis_map is not None else board.imu.axis_map

@@ -38,6 +38,7 @@ from .runtimes import (
     read_ops,
     tflm_op_outputs,
 )
+from .wording import plural, windows_differ
 
 RUNGS = ("float", "litert", "tflm")
 RUNG_TITLES = {"float": "float Keras", "litert": "int8 LiteRT", "tflm": "int8 TFLM"}
@@ -480,8 +481,8 @@ def board_lines(report: dict[str, Any]) -> list[str]:
         if rung["status"] != "ran":
             lines.append(f"{rung['title']}: not run ({rung['reason']})")
             continue
-        text = (f"{rung['title']}: {rung['windows_differ']} of {rung['windows']} windows differ from desktop TFLM "
-                f"(max {rung['max_step']} step); arena {rung['arena_used_bytes']:,} B")
+        text = (f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM "
+                f"(max {plural(rung['max_step'], 'step')}); arena {rung['arena_used_bytes']:,} B")
         if "instructions" in rung:
             text += f"; {rung['instructions']['mean'] / 1e6:.3f} M instructions per inference"
         spots = ", ".join(f"window {d['window']} at op {d['op_index']} {d['op']}"
@@ -522,7 +523,7 @@ def _gate_line(report: dict[str, Any]) -> str:
         f"gates: accuracy drop {drop['value']:.2f} pp <= {drop['threshold']:.2f} pp "
         f"{'ok' if drop['passed'] else 'FAILED'}; LiteRT vs TFLM max {step['value']} int8 step <= "
         f"{step['threshold']} {'ok' if step['passed'] else 'FAILED'}; "
-        f"bit-exact ({exact['value']} windows differ) {bit}" + "".join(f"; {b}" for b in board)
+        f"bit-exact ({windows_differ(exact['value'])}) {bit}" + "".join(f"; {b}" for b in board)
     )
 
 

@@ -21,10 +21,24 @@ def note(message: str) -> None:
         print(f"edgekit: {message}", file=sys.stderr, flush=True)
 
 
+_open_steps: list[str] = []  # the steps being announced, outermost first
+
+
 @contextmanager
 def step(name: str) -> Iterator[None]:
-    """Announce a step and how long it took."""
+    """Announce a step and how long it took.
+
+    A step inside one of the same name is silent: API functions announce themselves, and a caller that
+    wraps one in its own step of that name (build around write_report) would otherwise print it twice.
+    """
+    if name in _open_steps:
+        yield
+        return
     start = time.perf_counter()
     note(f"{name} ...")
-    yield
+    _open_steps.append(name)
+    try:
+        yield
+    finally:
+        _open_steps.pop()
     note(f"{name} done in {time.perf_counter() - start:.1f} s")

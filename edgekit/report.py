@@ -24,6 +24,7 @@ from . import __version__, artifacts, progress
 from .artifacts import HISTORY, METRICS, PARITY_JSON, REPORT_HTML
 from .errors import EdgekitError
 from .resources import resource_dir
+from .wording import ms_range, plural, windows_differ
 
 TEMPLATE = "report.html.j2"
 RUNGS = ("float", "litert", "tflm")
@@ -212,9 +213,10 @@ def _verdict(parity: Any, manifest: dict[str, Any]) -> dict[str, str]:
         return {"status": "fail", "text": "Parity gates passed, but the model does not fit the board."}
     exact = parity["gates"].get("bit_exact", {})
     if exact.get("value"):
-        step = parity["gates"].get("int8_step", {}).get("value", "?")
+        step = parity["gates"].get("int8_step", {}).get("value")
+        most = plural(step, "int8 step") if isinstance(step, int) else "? int8 steps"
         return {"status": "ok", "text": f"Parity gates passed; LiteRT and TFLM were not required to be bit-exact "
-                                        f"and {_differ(exact['value'])} (by at most {step} int8 step)."}
+                                        f"and {_differ(exact['value'])} (by at most {most})."}
     return {"status": "ok", "text": "All parity gates passed: int8 on TFLM agrees with the float model."}
 
 
@@ -569,7 +571,8 @@ def _edgekit_profile(profile: dict[str, Any]) -> dict[str, Any]:
     duty_lo, duty_hi = est.get("duty_cycle", [None, None])
     view.update(
         core=est.get("core_title"), kernels=est.get("kernels"), clock_mhz=est.get("clock_hz", 0) / 1e6,
-        ms_low=1000 * lo, ms_high=1000 * hi, ms_mid=1000 * est.get("seconds_mid", (lo + hi) / 2),
+        ms_low=1000 * lo, ms_high=1000 * hi, ms_range=ms_range((lo, hi), "–"),
+        ms_mid=1000 * est.get("seconds_mid", (lo + hi) / 2),
         instructions=est.get("instructions"), hop_s=est.get("hop_s"), duty_low=duty_lo, duty_high=duty_hi,
         keeps_up=est.get("keeps_up"), layers=layers, assumptions=est.get("assumptions", []),
         macs=(profile.get("totals") or {}).get("macs"),
@@ -584,7 +587,8 @@ def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
         return {"available": False, "reason": m.get("reason")} if m else None
     lo, hi = m["seconds"]
     return {"available": True, "instructions": m["instructions"], "range": m.get("instructions_range"),
-            "source": m["source"], "ms_low": 1000 * lo, "ms_high": 1000 * hi, "cpi": m["cpi"],
+            "source": m["source"], "ms_low": 1000 * lo, "ms_high": 1000 * hi, "ms_range": ms_range((lo, hi), "–"),
+            "cpi": m["cpi"],
             "clock_mhz": m["clock_hz"] / 1e6, "hop_s": m["hop_s"], "duty_high": m["duty_cycle"][1],
             "arena": m.get("arena_used_bytes"), "per_op": m.get("per_op", []),
             "board": (profile.get("board") or {}).get("name")}
@@ -596,7 +600,7 @@ def _measured_card(measured: dict[str, Any] | None) -> dict[str, str] | None:
     detail = (f"measured {measured['instructions'] / 1e6:.2f} M instructions × CPI "
               f"{measured['cpi'][0]:g}–{measured['cpi'][1]:g}; {100 * measured['duty_high']:.0f} % of the "
               f"{measured['hop_s']:g} s hop at most")
-    return {"value": f"{measured['ms_low']:,.0f}–{measured['ms_high']:,.0f} ms", "detail": detail,
+    return {"value": f"{measured['ms_range']} ms", "detail": detail,
             "board": measured["board"], "status": _status(measured["duty_high"] < 1)}
 
 
@@ -605,7 +609,7 @@ def _profile_estimate(profile: dict[str, Any]) -> dict[str, str] | None:
     view = _edgekit_profile(profile)
     if not view["available"]:
         return None
-    detail = f"cost-model estimate (not measured) {view['ms_low']:,.0f}–{view['ms_high']:,.0f} ms"
+    detail = f"cost-model estimate (not measured) {view['ms_range']} ms"
     if view["duty_high"] is not None:
         detail += f"; {100 * view['duty_high']:.0f} % of the {view['hop_s']:g} s hop"
     return {"value": f"≈{view['ms_mid']:,.0f} ms", "detail": detail, "board": view["board"],
@@ -827,7 +831,7 @@ def _nbytes(value: Any) -> str:
 
 
 def _differ(n: Any) -> str:
-    return "1 window differs" if n == 1 else f"{n} windows differ"
+    return windows_differ(int(n))
 
 
 def _int(value: Any) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any, Protocol, TextIO
 from . import protocol
 from .artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, load_manifest, read_json, sha256_file
 from .errors import EdgekitError, GateFailed
+from .wording import ms_range
 
 # USB vendor ids of boards edgekit targets: Arduino SA, Arduino.org (older boards), Raspberry Pi (RP2040).
 KNOWN_VIDS: dict[int, str] = {0x2341: "Arduino", 0x2A03: "Arduino.org", 0x2E8A: "Raspberry Pi"}
@@ -1001,12 +1002,13 @@ def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] |
     measured = (manifest.get("build") or {}).get("measured")
     if isinstance(measured, dict) and _is_range(measured.get("ms")):
         lo, hi = measured["ms"]
-        return (lo + hi) / 2, (f"{lo:.0f}-{hi:.0f} ms from {measured['instructions'] / 1e6:.2f} M instructions "
+        span = ms_range(measured.get("seconds") or [lo / 1000, hi / 1000])
+        return (lo + hi) / 2, (f"{span} ms from {measured['instructions'] / 1e6:.2f} M instructions "
                                f"measured on the emulated board, {MANIFEST} build.measured")
     estimate = (manifest.get("profile") or {}).get("estimate")
     if isinstance(estimate, dict) and estimate.get("available") and _is_range(estimate.get("seconds")):
         lo, hi = (1000 * s for s in estimate["seconds"])
-        return (lo + hi) / 2, f"{lo:.0f}-{hi:.0f} ms, cost-model estimate, {MANIFEST} profile.estimate"
+        return (lo + hi) / 2, f"{ms_range(estimate['seconds'])} ms, cost-model estimate, {MANIFEST} profile.estimate"
     parity = run / PARITY_JSON
     try:
         timing = read_json(parity, "parity report").get("timing") if parity.is_file() else None

@@ -100,6 +100,12 @@ class Ctx:
         path.write_text(text)
         return path
 
+    def board_copy(self, stem: str) -> Path:
+        """A copy of a shipped board file under the name ``stem``.toml."""
+        from edgekit.boards import boards_dir
+
+        return self.file(f"{stem}.toml", (boards_dir() / "nano33.toml").read_text())
+
     def foreign_dir(self) -> Path:
         """A folder of the user's that edgekit must never replace."""
         folder = self.tmp / "mine"
@@ -162,11 +168,32 @@ class Case:
     usage: bool = False  # a click usage error: 'Usage: ...' then 'Error: ...' (exit 2 as well)
 
 
-def _out(c: Ctx) -> str:
-    return str(c.tmp / "out")
+def _out(c: Ctx | None) -> str:
+    return "out" if c is None else str(c.tmp / "out")  # None: only naming the case
 
 
 BUILD = ["build", "--board", "nano33", "--epochs", "1"]
+
+
+def _number_case_id(argv: Callable[[Ctx | None], list[str]], option: str, value: str) -> str:
+    """'train-seed--1': the (sub)command first, which test_matrix_covers_every_command counts."""
+    words = argv(None)
+    command = words[1] if words[0] == "data" else words[0]
+    return f"{command}-{option[2:]}-{value}"
+
+
+def _train_argv(c: Ctx | None) -> list[str]:
+    return ["train", "--data", "synthetic", "--out", _out(c)]
+
+
+def _build_argv(c: Ctx | None) -> list[str]:
+    return [*BUILD, "--data", "synthetic", "--out", _out(c)]
+
+
+def _capture_argv(c: Ctx | None) -> list[str]:
+    return ["capture", "--port", "/dev/null-edgekit", "--user", "1", "--activity", "Walking", "--out", _out(c)]
+
+
 CASES = [
     # ---- train
     Case("train-missing-data", lambda c: ["train", "--data", str(c.tmp / "nope.txt"), "--out", _out(c)],
@@ -304,6 +331,39 @@ CASES = [
          "not a folder", "point it at the folder holding tflite-micro/"),
     Case("parity-runtime-src-missing", lambda c: ["parity", str(c.run), "--runtime-src", str(c.tmp / "nope")],
          "not a folder", "point it at the folder holding tflite-micro/"),
+    # ---- numbers out of range (issue 12, item 13): click refuses them before any work, exit 2, never 3
+    *[Case(_number_case_id(argv, option, value),
+           lambda c, a=argv, o=option, v=value: [*a(c), o, v], f"Invalid value for '{option}'", fix, usage=True)
+      for argv, option, value, fix in [
+          (_train_argv, "--seed", "-1", "0<=x<=4294967295"),
+          (_train_argv, "--seed", "4294967296", "0<=x<=4294967295"),
+          (_train_argv, "--patience", "-5", "0<=x"),
+          (_train_argv, "--epochs", "0", "1<=x"),
+          (_train_argv, "--batch-size", "0", "1<=x"),
+          (_train_argv, "--min-epochs", "-1", "0<=x"),
+          (_build_argv, "--selftest", "65", "0<=x<=64"),
+          (_build_argv, "--representative", "0", "1<=x"),
+          (_build_argv, "--board-windows", "-1", "0<=x"),
+          (_build_argv, "--max-drop", "nan", "not a finite number"),
+          (_build_argv, "--max-drop", "-0.5", "0<=x<=100"),
+          (_build_argv, "--max-int8-step", "-1", "0<=x<=255"),
+          (lambda c: ["quantize", _out(c)], "--seed", "-1", "0<=x<=4294967295"),
+          (lambda c: ["parity", _out(c)], "--max-drop", "inf", "0<=x<=100"),
+          (lambda c: ["monitor", "--port", "/dev/null-edgekit"], "--baud", "-1", "300<=x<=12000000"),
+          (lambda c: ["monitor", "--port", "/dev/null-edgekit"], "--baud", "12345678901", "300<=x<=12000000"),
+          (_capture_argv, "--seconds", "inf", "0<x<=10000000.0"),
+          (_capture_argv, "--seconds", "nan", "not a finite number"),
+          (lambda c: ["verify", "--port", "/dev/null-edgekit"], "--timeout", "nan", "not a finite number"),
+          (lambda c: ["data", "fetch", "--cache-dir", _out(c)], "--timeout", "inf", "1<=x<=10000000.0"),
+      ]],
+    # ---- board files (issue 12, items 6 and 21)
+    Case("build-board-file-name-with-spaces",
+         lambda c: [*BUILD[:2], str(c.board_copy("nano33 (copy)")), *BUILD[3:], "--data", "synthetic",
+                    "--out", _out(c)],
+         "board file name 'nano33 (copy)' is not a board name", "rename the file"),
+    Case("build-compact-model-too-big-for-uno",
+         lambda c: ["build", "--board", "uno", "--model", "compact", "--data", "synthetic", "--out", _out(c)],
+         "--board uno: the model does not fit", "--model compact is already the smallest model"),
     Case("fetch-malformed-url", lambda c: ["data", "fetch", "--cache-dir", str(c.tmp / "cache"), "--url", "wisdm.tgz"],
          "--url wisdm.tgz: not a usable URL", "give a full URL like https://"),
 ]

@@ -121,6 +121,51 @@ def test_bad_board_files_name_file_and_key(tmp_path: Path, old: str, new: str, m
 
 
 @pytest.mark.parametrize(
+    "stem",
+    ["nano33\n#include <stdlib.h>\n#define setup() system(\"id\")", "nano33 (copy)", "Nano33", "my#board",
+     "x" * 41, "-nano33"],
+)
+def test_a_board_file_name_that_cannot_be_a_profile_is_refused(tmp_path: Path, stem: str):
+    """The stem becomes the sketch.yaml profile, [env:...] and C++ comments: it is checked like a --board name."""
+    path = tmp_path / f"{stem}.toml"
+    path.write_text((boards_dir() / "nano33.toml").read_text())
+    with pytest.raises(EdgekitError) as info:
+        load_board(path)
+    message = str(info.value)
+    assert "\n" not in message and "is not a board name" in message and "rename the file" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('title = "Arduino Nano 33 BLE Sense (Rev1)"', 'title = "Nano \\\\"', "title"),
+        ('title = "Arduino Nano 33 BLE Sense (Rev1)"', 'title = "Nano | `x` <b>"', "title"),
+        ('part = "nRF52840"', 'part = "nRF*/52840"', "mcu.part"),
+        ('core = "Cortex-M4F"', 'core = "Cortex#M4F"', "mcu.core"),
+        ("mounting = \"Board upright", "mounting = \"[click](http://x) Board upright", "imu.mounting"),
+    ],
+)
+def test_board_texts_that_would_break_out_of_a_comment_or_table_are_refused(tmp_path: Path, old: str, new: str,
+                                                                          key: str):
+    """Titles and notes land in C++ // comments (a trailing backslash continues them), YAML and Markdown."""
+    with pytest.raises(EdgekitError, match=rf"{re.escape(key)}: .* cannot go into the sketch \(.+\); remove them"):
+        load_board(_broken(tmp_path, old, new))
+
+
+def test_cli_capture_flash_refuses_a_board_file_named_like_code(tmp_path: Path):
+    """The reported attack: the stem reached capture.ino; now the CLI stops at load with exit 2 and one line."""
+    from edgekit.cli import main
+
+    path = tmp_path / "nano33\n#include <stdlib.h>\n#define setup() system(\"touch pwned\").toml"
+    path.write_text((boards_dir() / "nano33.toml").read_text())
+    result = CliRunner().invoke(main, ["capture", "--board", str(path), "--flash", "--port", "/dev/null-edgekit",
+                                       "--user", "1", "--activity", "Walking", "--out", str(tmp_path / "me.txt")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert len(result.stderr.splitlines()) == 1 and "is not a board name" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [("-y,x,z", ("-y", "x", "z")), (" x , y , z ", ("x", "y", "z")), ("+z,-x,y", ("z", "-x", "y")),
      (["-y", "x", "z"], ("-y", "x", "z"))],
@@ -172,6 +217,37 @@ def test_uno_refuses_with_numbers_and_what_to_try():
     assert "--board uno: the model does not fit" in message
     assert f"model {SEED_TFLITE_BYTES:,}" in message and "32,256 B" in message and "2,048 B" in message
     assert "--model compact" in message and "--board nano33" in message and "--board uno," not in message
+
+
+def test_a_refusal_never_suggests_the_model_already_chosen():
+    """'--model compact' on the uno was told to try '--model compact': the advice follows the choice."""
+    report = fit_check(load_board("uno"), 42_470, 0)
+    with pytest.raises(EdgekitError) as info:
+        report.raise_if_not_fit("compact")
+    message = str(info.value)
+    assert "try a smaller model" not in message
+    assert "--model compact is already the smallest model; try a board it fits: --board nano-rp2040" in message
+    with pytest.raises(EdgekitError, match=r"try a smaller model \(--model compact\) or a board it fits"):
+        report.raise_if_not_fit("seed")
+    nowhere = fit_check(load_board("nano33"), 10**9, 0)
+    with pytest.raises(EdgekitError, match=r"already the smallest model; pick a board with more flash and RAM"):
+        nowhere.raise_if_not_fit("compact")
+
+
+def test_smallest_model_is_a_model_edgekit_has():
+    from edgekit.boards import SMALLEST_MODEL
+    from edgekit.model import model_names
+
+    assert SMALLEST_MODEL in model_names()
+
+
+def test_estimate_fit_for_compact_on_the_uno_does_not_suggest_compact():
+    from edgekit.build import estimate_fit
+    from edgekit.train import TrainConfig
+
+    with pytest.raises(EdgekitError) as info:
+        estimate_fit(load_board("uno"), TrainConfig(model="compact"))
+    assert "(--model compact)" not in str(info.value) and "already the smallest model" in str(info.value)
 
 
 def test_fit_limits_are_inclusive_and_ram_alone_can_fail():

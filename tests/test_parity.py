@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from edgekit.artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, PARITY_MD, update_manifest, write_bytes_atomic
 from edgekit.cli import main
 from edgekit.contract import Contract
-from edgekit.errors import GateFailed
+from edgekit.errors import EdgekitError, GateFailed
 from edgekit.parity import apply_gates, check_gates, run_parity
 
 
@@ -218,7 +218,11 @@ def _other_int8_model(run: Path) -> bytes:
 
 
 def test_parity_options_are_validated(quantized: Path):
-    line = _one_line_error(CliRunner().invoke(main, ["parity", str(quantized), "--max-drop", "-1"]))
-    assert "--max-drop -1.0" in line
+    """The CLI refuses the number before any work (a click usage error, exit 2); the API checks it again."""
+    result = CliRunner().invoke(main, ["parity", str(quantized), "--max-drop", "-1"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--max-drop': -1.0 is not in the range 0<=x<=100" in result.stderr
+    with pytest.raises(EdgekitError, match=r"--max-drop -1\.0: must be a non-negative number"):
+        run_parity(quantized, -1.0)
     result = CliRunner().invoke(main, ["parity", "--help"])
     assert "Example:" in result.output and "edgekit parity runs/demo" in result.output

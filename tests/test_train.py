@@ -118,7 +118,7 @@ def test_cli_train_end_to_end_on_synthetic(tmp_path):
     "args, message",
     [
         (["--data", "missing.txt"], "--data missing.txt: file not found"),
-        (["--data", "synthetic", "--epochs", "0"], "--epochs 0: must be at least 1"),
+        (["--data", "synthetic", "--epochs", "0"], "Invalid value for '--epochs': 0 is not in the range 1<=x"),
         (["--data", "synthetic", "--test-users", "90-99"], "--test-users: none of"),
     ],
 )

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..firmware import MAX_SELFTEST_WINDOWS
 from . import main
+from .options import INT8_STEPS, PERCENTAGE_POINTS, count
 from .train_cmd import DEFAULT_OUT, board_runtime_options, make_config, training_options
 
 
@@ -22,14 +24,15 @@ from .train_cmd import DEFAULT_OUT, board_runtime_options, make_config, training
 @click.option("--norm-from", type=click.Path(path_type=Path), default=None, metavar="RECORDING",
               help="Raw WISDM-format recording (m/s^2) whose per-axis mean/std the board uses; "
                    "required for models trained on pre-normalised windows.")
-@click.option("--selftest", default=0, show_default=True, type=int, metavar="K",
+@click.option("--selftest", default=0, show_default=True, type=click.IntRange(0, MAX_SELFTEST_WINDOWS), metavar="K",
               help="Embed K golden test windows that the board checks at boot (see 'edgekit verify').")
-@click.option("--max-drop", default=1.0, show_default=True, type=float, help="Gate: max int8 accuracy drop (pp).")
-@click.option("--max-int8-step", default=1, show_default=True, type=int, metavar="N",
+@click.option("--max-drop", default=1.0, show_default=True, type=PERCENTAGE_POINTS, metavar="PP",
+              help="Gate: max int8 accuracy drop (pp).")
+@click.option("--max-int8-step", default=1, show_default=True, type=INT8_STEPS, metavar="N",
               help="Gate: largest LiteRT vs TFLM int8 output difference, in steps.")
 @click.option("--require-bit-exact/--no-require-bit-exact", default=False, show_default=True,
               help="Gate: LiteRT and TFLM int8 outputs identical on every test window.")
-@click.option("--representative", default=300, show_default=True, type=int,
+@click.option("--representative", default=300, show_default=True, type=count(1),
               help="Calibration windows for int8 quantization.")
 @board_runtime_options
 @click.option("--force", is_flag=True, help="Replace --out even if edgekit did not create it.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import main
+from .options import SECONDS_MAX, FiniteFloat
 
 
 @main.group()
@@ -27,7 +28,7 @@ def data() -> None:
     help="Folder for the download cache [default: $EDGEKIT_CACHE or the user cache folder].",
 )
 @click.option("--url", default=None, help="Archive URL [default: $EDGEKIT_WISDM_URL or the WISDM lab's].")
-@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds.")
+@click.option("--timeout", type=FiniteFloat(min=1, max=SECONDS_MAX), default=30.0, show_default=True, help="Seconds.")
 def fetch(cache_dir: Path | None, url: str | None, timeout: float) -> None:
     """Download WISDM_ar_latest.tar.gz once, keep its checked raw stream, print its path and counts.
 

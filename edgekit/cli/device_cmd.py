@@ -17,6 +17,7 @@ from .. import serial as link
 from ..boards import Board, load_board
 from ..errors import EdgekitError, GateFailed
 from . import main
+from .options import BAUD, count, seconds
 from .train_cmd import DEFAULT_OUT
 
 DEFAULT_RUN = Path(DEFAULT_OUT)  # the folder train and build write by default
@@ -32,7 +33,7 @@ _run_option = click.option(
 _port_option = click.option(
     "--port", default=None, help="Serial port, e.g. /dev/ttyACM0 or COM5 [default: the one connected board]."
 )
-_baud_option = click.option("--baud", type=int, default=protocol.BAUD, show_default=True, help="Serial speed.")
+_baud_option = click.option("--baud", type=BAUD, default=protocol.BAUD, show_default=True, help="Serial speed.")
 _board_option = click.option("--board", default=None, help="Board file name, e.g. nano33 (see 'edgekit boards').")
 _tool_option = click.option(
     "--tool",
@@ -115,7 +116,7 @@ def flash_cmd(
 @click.option("--force", is_flag=True, help="Replace an existing --csv file.")
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0, min_open=True),
+    type=seconds(),
     default=None,
     help="Stop after this many seconds [default: run until Ctrl-C].",
 )
@@ -147,11 +148,11 @@ def monitor_cmd(
 
 @main.command("capture")
 @_board_option
-@click.option("--user", type=click.IntRange(min=0), required=True, help="Subject id written in every line.")
+@click.option("--user", type=count(0), required=True, help="Subject id written in every line.")
 @click.option("--activity", required=True, help="Activity name, e.g. Walking (no commas).")
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0, min_open=True),
+    type=seconds(),
     default=None,
     help="Seconds of data to record [default: until Ctrl-C].",
 )
@@ -182,7 +183,7 @@ def monitor_cmd(
 @click.option(
     "--reconnect-timeout",
     "reconnect_s",
-    type=click.FloatRange(min=0),
+    type=seconds(min_open=False),
     default=10.0,
     show_default=True,
     help="Seconds to wait for an unplugged or reset board to come back before stopping.",
@@ -264,7 +265,7 @@ def _flash_capture_sketch(board: Board, tool: str, port: str, axis_map: str | No
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=seconds(),
     default=30.0,
     show_default=True,
     help="Seconds to wait for the self-test line.",

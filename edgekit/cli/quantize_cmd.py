@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import main
+from .options import INT8_STEPS, PERCENTAGE_POINTS, SEED, count
 from .train_cmd import board_runtime_options
 
 RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
@@ -15,9 +16,9 @@ RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type
 
 @main.command()
 @RUN_DIR
-@click.option("--representative", default=300, show_default=True, type=click.IntRange(min=1), metavar="N",
+@click.option("--representative", default=300, show_default=True, type=count(1), metavar="N",
               help="Training windows (stratified by class) used to calibrate the int8 ranges.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for drawing the representative set.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for drawing the representative set.")
 def quantize(run_dir: Path, representative: int, seed: int) -> None:
     """Export RUN_DIR's float model as a full-integer int8 .tflite (static batch 1).
 
@@ -38,13 +39,13 @@ def quantize(run_dir: Path, representative: int, seed: int) -> None:
 
 @main.command()
 @RUN_DIR
-@click.option("--max-drop", default=1.0, show_default=True, type=float, metavar="PP",
+@click.option("--max-drop", default=1.0, show_default=True, type=PERCENTAGE_POINTS, metavar="PP",
               help="Largest allowed accuracy drop float -> int8, in percentage points.")
-@click.option("--max-int8-step", default=1, show_default=True, type=int, metavar="N",
+@click.option("--max-int8-step", default=1, show_default=True, type=INT8_STEPS, metavar="N",
               help="Largest allowed difference between LiteRT's and TFLM's int8 outputs, in int8 steps.")
 @click.option("--require-bit-exact/--no-require-bit-exact", default=False, show_default=True,
               help="Also fail unless LiteRT and TFLM give identical int8 outputs on every test window.")
-@click.option("--layer-windows", default=64, show_default=True, type=click.IntRange(min=0), metavar="N",
+@click.option("--layer-windows", default=64, show_default=True, type=count(0), metavar="N",
               help="Test windows for the per-layer error analysis (0 skips it).")
 @board_runtime_options
 @click.option("--emulate", type=click.Choice(["cortex-m4", "cortex-m0plus"]), default=None,

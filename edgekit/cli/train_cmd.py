@@ -9,6 +9,7 @@ import click
 
 from ..model import model_names
 from . import main
+from .options import SEED, count
 
 DEFAULT_OUT = "edgekit-run"
 
@@ -25,13 +26,15 @@ def training_options(func):
     options = [
         click.option("--model", "model_name", default="seed", show_default=True,
                      type=click.Choice(model_names()), help="Architecture."),
-        click.option("--epochs", default=50, show_default=True, type=int, help="Maximum epochs."),
-        click.option("--batch-size", default=400, show_default=True, type=int),
-        click.option("--seed", default=0, show_default=True, type=int, help="Seed for every RNG; same seed, same run."),
+        click.option("--epochs", default=50, show_default=True, type=count(1), help="Maximum epochs."),
+        click.option("--batch-size", default=400, show_default=True, type=count(1)),
+        click.option("--seed", default=0, show_default=True, type=SEED,
+                     help="Seed for every RNG; same seed, same run."),
         click.option("--test-users", default=None, metavar="IDS",
                      help="Held-out users, e.g. '29-36' (default: 29-36 for WISDM ids, else the last 22 %)."),
-        click.option("--patience", default=10, show_default=True, type=int, help="Early-stopping patience (epochs)."),
-        click.option("--min-epochs", default=10, show_default=True, type=int,
+        click.option("--patience", default=10, show_default=True, type=count(0),
+                     help="Early-stopping patience (epochs)."),
+        click.option("--min-epochs", default=10, show_default=True, type=count(0),
                      help="Epochs before early stopping may stop or pick the best weights."),
     ]
     for option in reversed(options):
@@ -46,7 +49,7 @@ def board_runtime_options(func):
                      envvar="EDGEKIT_RUNTIME_SRC", show_envvar=True,
                      help="Folder with the pinned TFLM sources (tflite-micro/, CMSIS-NN/, flatbuffers/, gemmlowp/, "
                           "ruy/); default: edgekit's cache, downloaded once ('edgekit runtime fetch')."),
-        click.option("--board-windows", default=512, show_default=True, type=click.IntRange(min=0), metavar="N",
+        click.option("--board-windows", default=512, show_default=True, type=count(0), metavar="N",
                      help="Held-out windows the emulated board runs (plus the self-test windows); all if fewer."),
         click.option("--require-board-runtime", is_flag=True,
                      help="Fail when a board-runtime rung cannot run here (no toolchain, QEMU or sources)."),
