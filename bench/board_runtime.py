@@ -68,10 +68,12 @@ def main() -> None:
     target = TARGETS[args.target]
     flags = tuple("-O2" if f == "-Os" else f for f in target.flags)
     o2: Target = replace(target, name=f"{target.name}-O2", flags=flags)
-    variants = [("-Os, int8-only registrations", model, target),
-                ("generic registrations (-Os)", generic(model), target),
-                ("-O2 everywhere", model, o2),
-                ("-O2 in CMSIS-NN only (pragma), int8-only", hot, target)]
+    variants = [
+        ("-Os, int8-only registrations", model, target),
+        ("generic registrations (-Os)", generic(model), target),
+        ("-O2 everywhere", model, o2),
+        ("-O2 in CMSIS-NN only (pragma), int8-only", hot, target),
+    ]
     print(f"{args.run}: {len(tflite):,} B model, {len(x)} held-out windows, {target.title} ({' '.join(target.flags)})")
     print(f"{'variant':<42}{'instructions':>14}{'.text (B)':>12}{'arena (B)':>11}{'differ':>8}")
     for title, variant, tgt in variants:

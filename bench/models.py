@@ -93,8 +93,10 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Metrics as rows, models as columns, plus a ratio column when two models are compared."""
     names = [r["model"] for r in rows]
     ratio = len(rows) == 2
-    out = ["| metric | " + " | ".join(names) + (f" | {names[1]} / {names[0]} |" if ratio else " |"),
-           "|---|" + "---:|" * (len(rows) + ratio)]
+    out = [
+        "| metric | " + " | ".join(names) + (f" | {names[1]} / {names[0]} |" if ratio else " |"),
+        "|---|" + "---:|" * (len(rows) + ratio),
+    ]
     for key in rows[0]:
         if key == "model":
             continue
@@ -110,8 +112,12 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=os.environ.get("EDGEKIT_WISDM_WINDOWS"),
-                        help="WISDM windows .npz (default: $EDGEKIT_WISDM_WINDOWS)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=os.environ.get("EDGEKIT_WISDM_WINDOWS"),
+        help="WISDM windows .npz (default: $EDGEKIT_WISDM_WINDOWS)",
+    )
     parser.add_argument("--models", default="seed,compact", help="comma-separated architectures")
     parser.add_argument("--board", default="nano33")
     parser.add_argument("--seed", type=int, default=0)
@@ -123,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="edgekit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        rows = [bench_model(m.strip(), Path(args.data), work, args.board, args.seed, args.reuse)
-                for m in args.models.split(",")]
+        rows = [
+            bench_model(m.strip(), Path(args.data), work, args.board, args.seed, args.reuse)
+            for m in args.models.split(",")
+        ]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -40,8 +40,9 @@ REPORT_HTML = "report.html"
 MANIFEST_KIND = "edgekit-run"
 # Everything edgekit writes into a run folder. Anything else found there is the user's, and replacing the
 # folder would delete it, so a rerun refuses without --force: add a new artifact's name here.
-ARTIFACT_NAMES = frozenset({MANIFEST, MODEL_KERAS, METRICS, HISTORY, MODEL_TFLITE, PARITY_JSON, PARITY_MD,
-                            FIRMWARE_DIR, REPORT_HTML})
+ARTIFACT_NAMES = frozenset(
+    {MANIFEST, MODEL_KERAS, METRICS, HISTORY, MODEL_TFLITE, PARITY_JSON, PARITY_MD, FIRMWARE_DIR, REPORT_HTML}
+)
 STALE_STAGE_S = 24 * 3600  # a stage this old is a leftover even if its owner's pid now belongs to another process
 FAILED_SUFFIX = ".failed"  # where 'edgekit build' keeps a gate-failing run beside --out
 # The random part of a temporary sibling's name: tempfile's alphabet and length, so leftovers of earlier

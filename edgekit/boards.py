@@ -263,8 +263,20 @@ _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     "arduino": ({"fqbn", "platform", "platform_version", "sampler"}, set()),
     "tflm": ({"emulator"}, {"hot_kernels"}),
     "imu": (
-        {"chip", "library", "version", "header", "object", "class", "units", "range", "native_rate", "axis_map",
-         "mounting", "not_found"},
+        {
+            "chip",
+            "library",
+            "version",
+            "header",
+            "object",
+            "class",
+            "units",
+            "range",
+            "native_rate",
+            "axis_map",
+            "mounting",
+            "not_found",
+        },
         {"driver", "extra_libraries"},
     ),
     "led": ({"kind", "pins", "active_low"}, set()),
@@ -393,9 +405,9 @@ class _Parser:
         try:
             axis_map = parse_axis_map(self.data["imu"]["axis_map"], source=f"{self.path}: imu.axis_map")
         except (AttributeError, TypeError):
-            raise self.fail("imu.axis_map", "must be a list like [\"-y\", \"x\", \"z\"]") from None
+            raise self.fail("imu.axis_map", 'must be a list like ["-y", "x", "z"]') from None
         if isinstance(self.data["imu"]["axis_map"], str):
-            raise self.fail("imu.axis_map", "must be a list like [\"-y\", \"x\", \"z\"], not a string")
+            raise self.fail("imu.axis_map", 'must be a list like ["-y", "x", "z"], not a string')
         return Imu(
             chip=self.string("imu", "chip", _IDENT),
             library=Library(
@@ -418,7 +430,7 @@ class _Parser:
     def extra_libraries(self) -> tuple[Library, ...]:
         """[[imu.extra_libraries]] tables: name, version, header, each checked like the IMU library's."""
         tables = self.data["imu"].get("extra_libraries", [])
-        usage = 'must be [[imu.extra_libraries]] tables with name, version and header'
+        usage = "must be [[imu.extra_libraries]] tables with name, version and header"
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
             raise self.fail("imu.extra_libraries", usage)
         libraries = []
@@ -427,18 +439,20 @@ class _Parser:
                 raise self.fail(f"imu.extra_libraries[{i}]", f"{usage} (got keys {', '.join(sorted(table))})")
             where = f"imu.extra_libraries[{i}]"
             checked = _Parser(self.path, {where: table})
-            libraries.append(Library(
-                name=checked.string(where, "name", _IDENT),
-                version=checked.string(where, "version", _VERSION),
-                header=checked.string(where, "header", _HEADER),
-            ))
+            libraries.append(
+                Library(
+                    name=checked.string(where, "name", _IDENT),
+                    version=checked.string(where, "version", _VERSION),
+                    header=checked.string(where, "header", _HEADER),
+                )
+            )
         return tuple(libraries)
 
     def led(self) -> Led:
         kind = self.choice("led", "kind", LED_KINDS)
         pins = self.data["led"]["pins"]
         if not isinstance(pins, list) or not all(isinstance(p, str) and _IDENT_OR_NUM.fullmatch(p) for p in pins):
-            raise self.fail("led.pins", "must be a list of pin names or numbers as strings, like [\"LEDR\"]")
+            raise self.fail("led.pins", 'must be a list of pin names or numbers as strings, like ["LEDR"]')
         expected = {"rgb": 3, "single": 1, "none": 0}[kind]
         if len(pins) != expected:
             raise self.fail("led.pins", f"a '{kind}' LED needs {expected} pins, got {len(pins)}")
@@ -506,10 +520,18 @@ class FitReport:
         return {
             "board": self.board,
             "fits": self.fits,
-            "flash": {"used": self.flash_used, "capacity": self.flash_capacity, "pct": round(self.flash_pct, 1),
-                      "items": dict(self.flash_items)},
-            "ram": {"used": self.ram_used, "capacity": self.ram_capacity, "pct": round(self.ram_pct, 1),
-                    "items": dict(self.ram_items)},
+            "flash": {
+                "used": self.flash_used,
+                "capacity": self.flash_capacity,
+                "pct": round(self.flash_pct, 1),
+                "items": dict(self.flash_items),
+            },
+            "ram": {
+                "used": self.ram_used,
+                "capacity": self.ram_capacity,
+                "pct": round(self.ram_pct, 1),
+                "items": dict(self.ram_items),
+            },
         }
 
     def summary(self) -> str:
@@ -527,11 +549,14 @@ class FitReport:
             return
         problems = []
         if self.flash_used > self.flash_capacity:
-            problems.append(f"flash {_fmt(self.flash_used)} > {_fmt(self.flash_capacity)} ({self.flash_pct:.0f}%: "
-                            f"{_items(self.flash_items)})")
+            problems.append(
+                f"flash {_fmt(self.flash_used)} > {_fmt(self.flash_capacity)} ({self.flash_pct:.0f}%: "
+                f"{_items(self.flash_items)})"
+            )
         if self.ram_used > self.ram_capacity:
-            problems.append(f"RAM {_fmt(self.ram_used)} > {_fmt(self.ram_capacity)} ({self.ram_pct:.0f}%: "
-                            f"{_items(self.ram_items)})")
+            problems.append(
+                f"RAM {_fmt(self.ram_used)} > {_fmt(self.ram_capacity)} ({self.ram_pct:.0f}%: {_items(self.ram_items)})"
+            )
         raise EdgekitError(
             f"--board {self.board}: the model does not fit: {'; '.join(problems)}; {self._advice(model)}"
         )
@@ -544,8 +569,10 @@ class FitReport:
             return f"try a smaller model (--model {SMALLEST_MODEL}){elsewhere}"
         if boards:
             return f"--model {SMALLEST_MODEL} is already the smallest model; try a board it fits: {boards}"
-        return f"--model {SMALLEST_MODEL} is already the smallest model; pick a board with more flash and RAM " \
-               "(see 'edgekit boards')"
+        return (
+            f"--model {SMALLEST_MODEL} is already the smallest model; pick a board with more flash and RAM "
+            "(see 'edgekit boards')"
+        )
 
 
 def _fmt(n: int) -> str:
@@ -568,8 +595,12 @@ def fit_check(
     ``extra_*`` are edgekit's own buffers and tables (see :func:`edgekit.firmware.sketch_fit`, which fills
     them in). Boards it would fit on are listed so the error can say where to go instead.
     """
-    for name, value in (("model_bytes", model_bytes), ("arena_bytes", arena_bytes),
-                        ("extra_ram_bytes", extra_ram_bytes), ("extra_flash_bytes", extra_flash_bytes)):
+    for name, value in (
+        ("model_bytes", model_bytes),
+        ("arena_bytes", arena_bytes),
+        ("extra_ram_bytes", extra_ram_bytes),
+        ("extra_flash_bytes", extra_flash_bytes),
+    ):
         if value < 0:
             raise EdgekitError(f"fit check: {name} is negative ({value})")
     report = _report(board, model_bytes, arena_bytes, extra_ram_bytes, extra_flash_bytes)
@@ -580,8 +611,14 @@ def fit_check(
         if other.name != board.name and other.sampler != "none" and other.imu is not None:
             if _report(other, model_bytes, arena_bytes, extra_ram_bytes, extra_flash_bytes).fits:
                 alternatives.append(f"--board {other.name}")
-    return FitReport(report.board, report.flash_items, report.ram_items, report.flash_capacity,
-                     report.ram_capacity, tuple(alternatives))
+    return FitReport(
+        report.board,
+        report.flash_items,
+        report.ram_items,
+        report.flash_capacity,
+        report.ram_capacity,
+        tuple(alternatives),
+    )
 
 
 def _report(board: Board, model: int, arena: int, extra_ram: int, extra_flash: int) -> FitReport:

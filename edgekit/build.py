@@ -91,11 +91,21 @@ def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contr
     low = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_low, std, strict=True)]
     high = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_high, std, strict=True)]
     derived = replace(
-        contract, units="m/s^2", prenormalized=False,
-        mean=[float(f32(v)) for v in mean], std=[float(f32(v)) for v in std], clip_low=low, clip_high=high,
+        contract,
+        units="m/s^2",
+        prenormalized=False,
+        mean=[float(f32(v)) for v in mean],
+        std=[float(f32(v)) for v in std],
+        clip_low=low,
+        clip_high=high,
     )
-    calibration = {"path": source["path"], "sha256": source["sha256"], "records": source["records"],
-                   "mean": derived.mean, "std": derived.std}
+    calibration = {
+        "path": source["path"],
+        "sha256": source["sha256"],
+        "records": source["records"],
+        "mean": derived.mean,
+        "std": derived.std,
+    }
     return derived, calibration
 
 
@@ -145,8 +155,9 @@ def _board_plan(board: Board, stage: Path, selftest: int, windows: int, runtime_
     emulated = board.tflm.emulator if board.tflm.emulator != "none" else "cortex-m4"
     n_test = len(prepare_run(stage).y_test) if selftest else 0
     golden = tuple(int(i) for i in golden_indices(n_test, selftest))
-    return BoardRungPlan(emulated=emulated, windows=windows, golden=golden, runtime_src=runtime_src,
-                         hot_kernels=board.tflm.hot_kernels)
+    return BoardRungPlan(
+        emulated=emulated, windows=windows, golden=golden, runtime_src=runtime_src, hot_kernels=board.tflm.hot_kernels
+    )
 
 
 def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
@@ -159,8 +170,13 @@ def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
     rung = report.get("board", {}).get("rungs", {}).get(plan.emulated, {})
     if rung.get("status") != "ran":
         return None
-    model = model_sources(tflite, model_interface(tflite, inspect_tflite(tflite)), locate_sources(plan.runtime_src),
-                          op_methods(), plan.hot_kernels)
+    model = model_sources(
+        tflite,
+        model_interface(tflite, inspect_tflite(tflite)),
+        locate_sources(plan.runtime_src),
+        op_methods(),
+        plan.hot_kernels,
+    )
     return BoardRuntime(model, TARGETS[plan.emulated])
 
 
@@ -216,8 +232,16 @@ def build_run(
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)
         plan = _board_plan(board, stage, selftest, board_windows, runtime_src)
-        report = run_parity(stage, max_drop_pp, require_bit_exact, max_int8_step=max_int8_step, enforce=False,
-                            html=False, board=plan, require_board_runtime=require_board_runtime)
+        report = run_parity(
+            stage,
+            max_drop_pp,
+            require_bit_exact,
+            max_int8_step=max_int8_step,
+            enforce=False,
+            html=False,
+            board=plan,
+            require_board_runtime=require_board_runtime,
+        )
         if not report["passed"]:
             write_report(stage)  # the kept copy is read by a person: give it its page
             kept = _keep_failed(stage, out, failed)
@@ -225,9 +249,18 @@ def build_run(
         emulated = _emulated_runtime(report, plan, tflite)
         tests = selftest_windows(stage, contract, tflite, selftest, emulated) if selftest else None
         with progress.step("generating firmware"):
-            sketch = generate_firmware(tflite, fw_contract, board, stage / artifacts.FIRMWARE_DIR, SKETCH_NAME,
-                                       axis_map=axis_map, selftest=tests, runtime_src=runtime_src,
-                                       board_arena=_board_arena(report, plan), model=config.model)
+            sketch = generate_firmware(
+                tflite,
+                fw_contract,
+                board,
+                stage / artifacts.FIRMWARE_DIR,
+                SKETCH_NAME,
+                axis_map=axis_map,
+                selftest=tests,
+                runtime_src=runtime_src,
+                board_arena=_board_arena(report, plan),
+                model=config.model,
+            )
         summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests, _board_arena(report, plan))
         summary["calibration"] = calibration
         with progress.step("estimating the latency on the board (edgekit profile)"):
@@ -297,8 +330,17 @@ def _keep_failed(stage: Path, out: Path, failed: Path) -> Path:
     return failed
 
 
-def _summary(stage: Path, out: Path, board: Board, report: dict[str, Any], tflite: bytes, contract: Contract,
-             sketch: Path, tests: Any, board_arena: Any) -> dict[str, Any]:
+def _summary(
+    stage: Path,
+    out: Path,
+    board: Board,
+    report: dict[str, Any],
+    tflite: bytes,
+    contract: Contract,
+    sketch: Path,
+    tests: Any,
+    board_arena: Any,
+) -> dict[str, Any]:
     from .firmware import plan_arena, sketch_fit
 
     q = contract.quant
@@ -319,9 +361,22 @@ def _summary(stage: Path, out: Path, board: Board, report: dict[str, Any], tflit
         "model_bytes": len(tflite),
         "arena_bytes": arena.total,
         "arena_measured": {"bytes": arena.measured, "source": arena.measured_source},
-        "board_runtime": {name: {k: rung.get(k) for k in ("title", "status", "reason", "windows", "windows_differ",
-                                                           "max_step", "arena_used_bytes", "instructions")}
-                          for name, rung in (report.get("board") or {}).get("rungs", {}).items()},
+        "board_runtime": {
+            name: {
+                k: rung.get(k)
+                for k in (
+                    "title",
+                    "status",
+                    "reason",
+                    "windows",
+                    "windows_differ",
+                    "max_step",
+                    "arena_used_bytes",
+                    "instructions",
+                )
+            }
+            for name, rung in (report.get("board") or {}).get("rungs", {}).items()
+        },
         "fit": fit.to_dict(),
         "fit_summary": fit.summary(),
         "sketch": str(out / sketch.relative_to(stage)),
@@ -334,9 +389,13 @@ def _latency(profile: dict[str, Any]) -> dict[str, Any] | None:
     est = profile.get("estimate") or {}
     if not est.get("available"):
         return None
-    return {"ms": [round(1000 * s, 1) for s in est["seconds"]], "seconds": list(est["seconds"]),
-            "duty_cycle": est["duty_cycle"],
-            "instructions": est["instructions"], "kernels": est["kernels"]}
+    return {
+        "ms": [round(1000 * s, 1) for s in est["seconds"]],
+        "seconds": list(est["seconds"]),
+        "duty_cycle": est["duty_cycle"],
+        "instructions": est["instructions"],
+        "kernels": est["kernels"],
+    }
 
 
 def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
@@ -344,17 +403,21 @@ def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
     m = profile.get("measured") or {}
     if not m.get("available"):
         return None
-    return {"instructions": m["instructions"], "ms": [round(1000 * s, 1) for s in m["seconds"]],
-            "seconds": list(m["seconds"]),
-            "duty_cycle": m["duty_cycle"], "source": m["source"]}
+    return {
+        "instructions": m["instructions"],
+        "ms": [round(1000 * s, 1) for s in m["seconds"]],
+        "seconds": list(m["seconds"]),
+        "duty_cycle": m["duty_cycle"],
+        "source": m["source"],
+    }
 
 
 def _rung_line(rung: dict[str, Any]) -> str:
     if rung["status"] != "ran":
         return f"{rung['title']}: NOT RUN ({rung['reason']})"
-    return (f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM"
-            + (f", {rung['instructions']['mean'] / 1e6:.2f} M instructions per inference"
-               if rung.get("instructions") else ""))
+    return f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM" + (
+        f", {rung['instructions']['mean'] / 1e6:.2f} M instructions per inference" if rung.get("instructions") else ""
+    )
 
 
 def _ms_range(latency: dict[str, Any]) -> str:
@@ -364,25 +427,35 @@ def _ms_range(latency: dict[str, Any]) -> str:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The lines ``edgekit build`` ends with."""
-    return "\n".join([
-        f"float accuracy   {summary['float_accuracy']:.4f}",
-        f"int8 accuracy    {summary['tflm_accuracy']:.4f} (TFLM), {summary['litert_accuracy']:.4f} (LiteRT); "
-        f"drop {summary['accuracy_drop_pp']:.2f} pp",
-        f"agreement        {summary['agreement_float_tflm']:.4f} float vs TFLM top-1; "
-        f"{windows_differ(summary['int8_windows_differ'])} LiteRT vs TFLM "
-        f"(max {plural(summary['int8_max_step_diff'], 'step')})",
-        *[f"board runtime    {_rung_line(rung)}" for rung in summary.get("board_runtime", {}).values()],
-        f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes "
-        f"({summary['arena_measured']['bytes']:,} B {summary['arena_measured']['source']} + margin)",
-        f"fit              {summary['fit_summary']}",
-        *([f"latency          {_ms_range(m)} ms per inference on the board (measured "
-           f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), {100 * m['duty_cycle'][1]:.0f} % of the hop "
-           "at most"] if (m := summary.get("measured")) else
-          [f"latency          {_ms_range(est)} ms per inference on the board (cost-model "
-           f"estimate, not measured: {est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"]
-          if (est := summary.get("estimate")) else []),
-        f"sketch           {summary['sketch']}",
-    ])
+    return "\n".join(
+        [
+            f"float accuracy   {summary['float_accuracy']:.4f}",
+            f"int8 accuracy    {summary['tflm_accuracy']:.4f} (TFLM), {summary['litert_accuracy']:.4f} (LiteRT); "
+            f"drop {summary['accuracy_drop_pp']:.2f} pp",
+            f"agreement        {summary['agreement_float_tflm']:.4f} float vs TFLM top-1; "
+            f"{windows_differ(summary['int8_windows_differ'])} LiteRT vs TFLM "
+            f"(max {plural(summary['int8_max_step_diff'], 'step')})",
+            *[f"board runtime    {_rung_line(rung)}" for rung in summary.get("board_runtime", {}).values()],
+            f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes "
+            f"({summary['arena_measured']['bytes']:,} B {summary['arena_measured']['source']} + margin)",
+            f"fit              {summary['fit_summary']}",
+            *(
+                [
+                    f"latency          {_ms_range(m)} ms per inference on the board (measured "
+                    f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), {100 * m['duty_cycle'][1]:.0f} % of the hop "
+                    "at most"
+                ]
+                if (m := summary.get("measured"))
+                else [
+                    f"latency          {_ms_range(est)} ms per inference on the board (cost-model "
+                    f"estimate, not measured: {est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"
+                ]
+                if (est := summary.get("estimate"))
+                else []
+            ),
+            f"sketch           {summary['sketch']}",
+        ]
+    )
 
 
 __all__ = ["build_run", "format_summary", "GateFailed"]

@@ -218,8 +218,9 @@ class Selftest:
         return int(self.inputs.shape[0])
 
 
-def make_selftest(tflite_bytes: bytes, inputs_int8: np.ndarray, expected: np.ndarray | None = None,
-                  tolerance: int = 0) -> Selftest:
+def make_selftest(
+    tflite_bytes: bytes, inputs_int8: np.ndarray, expected: np.ndarray | None = None, tolerance: int = 0
+) -> Selftest:
     """Golden windows and the outputs the board must match.
 
     ``expected`` should come from the board's runtime on the emulated core (what the board computes);
@@ -344,11 +345,17 @@ def generate_firmware(
     assert board.imu is not None and board.tflm is not None  # _check_board
     mapping = parse_axis_map(axis_map) if axis_map is not None else board.imu.axis_map
     if runtime is None:
-        runtime = model_sources(tflite_bytes, model_interface(tflite_bytes, info), locate_sources(runtime_src),
-                                op_methods(), board.tflm.hot_kernels)
+        runtime = model_sources(
+            tflite_bytes,
+            model_interface(tflite_bytes, info),
+            locate_sources(runtime_src),
+            op_methods(),
+            board.tflm.hot_kernels,
+        )
     context = _context(tflite_bytes, contract, board, info.ops, mapping, axis_map is not None, selftest, sketch_name)
-    context.update(arena=arena.to_dict(), fit=fit.to_dict(), fit_summary=fit.summary(),
-                   runtime=_runtime_context(runtime))
+    context.update(
+        arena=arena.to_dict(), fit=fit.to_dict(), fit_summary=fit.summary(), runtime=_runtime_context(runtime)
+    )
     files = _render(context, sketch_name, selftest is not None)
     files.update(runtime.files)
     files.update({f"{TREE_DIR}/{name}": data for name, data in runtime.tree.files.items()})

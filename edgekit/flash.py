@@ -204,7 +204,8 @@ def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None)
     if len(sketches) > 1 and board:
         # the board each sketch records, else a name ending in it: 'nano33' is also in 'edgekit_har_nano33-rev2'
         named = [p for p in sketches if sketch_board(p) == Path(board).stem] or [
-            p for p in sketches if sketch_board(p) is None and p.name.endswith(f"_{Path(board).stem}")]
+            p for p in sketches if sketch_board(p) is None and p.name.endswith(f"_{Path(board).stem}")
+        ]
         sketches = named if len(named) == 1 else sketches
     if len(sketches) == 1:
         problem = stale_sketch(run, sketches[0])

@@ -97,8 +97,9 @@ def model_names() -> list[str]:
     return sorted(MODELS)
 
 
-def build_model(name: str = "seed", window: int = 80, n_axes: int = 3, n_classes: int = 6,
-                batch_size: int | None = None):
+def build_model(
+    name: str = "seed", window: int = 80, n_axes: int = 3, n_classes: int = 6, batch_size: int | None = None
+):
     """Build architecture ``name`` for the given window and class count."""
     if name not in MODELS:
         raise EdgekitError(f"--model {name}: unknown model; choose one of {', '.join(model_names())}")
@@ -132,9 +133,7 @@ def evaluate(probs: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, 
 
     labels = list(range(len(classes)))
     pred = probs.argmax(axis=1)
-    report = classification_report(
-        y, pred, labels=labels, target_names=classes, output_dict=True, zero_division=0
-    )
+    report = classification_report(y, pred, labels=labels, target_names=classes, output_dict=True, zero_division=0)
     clipped = np.clip(probs.astype(np.float64), 1e-7, 1.0)
     return {
         "accuracy": float(accuracy_score(y, pred)),
@@ -155,6 +154,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
         m = metrics["per_class"][name]
         rows.append(f"{name:<12}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1-score']:>8.3f}{int(m['support']):>9}")
     w = metrics["weighted"]
-    rows.append(f"{'weighted':<12}{w['precision']:>10.3f}{w['recall']:>8.3f}{w['f1-score']:>8.3f}{int(w['support']):>9}")
+    rows.append(
+        f"{'weighted':<12}{w['precision']:>10.3f}{w['recall']:>8.3f}{w['f1-score']:>8.3f}{int(w['support']):>9}"
+    )
     rows.append(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   n {metrics['n']}")
     return "\n".join(rows)

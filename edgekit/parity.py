@@ -252,8 +252,9 @@ def parity_report(
     }
 
 
-def _board_section(tflite: bytes, info: TfliteInfo, x_int8: np.ndarray, desktop: np.ndarray,
-                   plan: BoardRungPlan | None) -> dict[str, Any]:
+def _board_section(
+    tflite: bytes, info: TfliteInfo, x_int8: np.ndarray, desktop: np.ndarray, plan: BoardRungPlan | None
+) -> dict[str, Any]:
     """The board-runtime rungs, or why they did not run."""
     from .runtime.harness import model_interface, op_methods
     from .runtime.rungs import prepare_board_model, run_board_rungs
@@ -262,12 +263,16 @@ def _board_section(tflite: bytes, info: TfliteInfo, x_int8: np.ndarray, desktop:
         return {"runtime": {}, "rungs": {}, "skipped": "not requested"}
     interface = model_interface(tflite, info)
     model, why = prepare_board_model(tflite, interface, plan.runtime_src, op_methods(), plan.hot_kernels)
-    return run_board_rungs(model, why, x_int8, desktop, read_ops(tflite), plan,
-                           lambda x: tflm_op_outputs(tflite, x))
+    return run_board_rungs(model, why, x_int8, desktop, read_ops(tflite), plan, lambda x: tflm_op_outputs(tflite, x))
 
 
-def apply_gates(report: dict[str, Any], max_drop_pp: float, require_bit_exact: bool,
-                max_int8_step: int = DEFAULT_MAX_INT8_STEP, require_board_runtime: bool = False) -> dict[str, Any]:
+def apply_gates(
+    report: dict[str, Any],
+    max_drop_pp: float,
+    require_bit_exact: bool,
+    max_int8_step: int = DEFAULT_MAX_INT8_STEP,
+    require_board_runtime: bool = False,
+) -> dict[str, Any]:
     """Add the gate verdicts to ``report``; the accuracy gate checks the worse int8 rung.
 
     LiteRT requantizes some kernels (FULLY_CONNECTED, 1x1 CONV_2D) with one rounding and TFLM with
@@ -286,11 +291,16 @@ def apply_gates(report: dict[str, Any], max_drop_pp: float, require_bit_exact: b
     differ, step = runtime["int8_windows_differ"], runtime["int8_max_step_diff"]
     report["gates"] = {
         "accuracy_drop_pp": {
-            "value": drops[worst], "rung": worst, "threshold": _r(max_drop_pp), "passed": drops[worst] <= max_drop_pp,
+            "value": drops[worst],
+            "rung": worst,
+            "threshold": _r(max_drop_pp),
+            "passed": drops[worst] <= max_drop_pp,
         },
         "int8_step": {"value": step, "threshold": int(max_int8_step), "passed": step <= max_int8_step},
         "bit_exact": {
-            "value": differ, "threshold": 0, "required": bool(require_bit_exact),
+            "value": differ,
+            "threshold": 0,
+            "required": bool(require_bit_exact),
             "passed": differ == 0 or not require_bit_exact,
         },
     }
@@ -306,12 +316,22 @@ def _board_gates(board: dict[str, Any], required: bool) -> dict[str, Any]:
         ran = rung.get("status") == "ran"
         differ = rung.get("windows_differ", 0) if ran else None
         gates[f"board_{name}"] = {
-            "value": differ, "threshold": 0, "ran": ran, "reason": rung.get("reason"), "required": bool(required),
+            "value": differ,
+            "threshold": 0,
+            "ran": ran,
+            "reason": rung.get("reason"),
+            "required": bool(required),
             "passed": (differ == 0) if ran else not required,
         }
     if required and not gates:
-        gates["board_runtime"] = {"value": None, "threshold": 0, "ran": False, "required": True, "passed": False,
-                                  "reason": board.get("skipped", "no board rung ran")}
+        gates["board_runtime"] = {
+            "value": None,
+            "threshold": 0,
+            "ran": False,
+            "required": True,
+            "passed": False,
+            "reason": board.get("skipped", "no board rung ran"),
+        }
     return gates
 
 
@@ -352,8 +372,10 @@ def _board_failure(report: dict[str, Any], name: str, gate: dict[str, Any]) -> s
         return f"{title} did not run ({gate.get('reason')}), and --require-board-runtime is set"
     ops = sorted({d["op"] for d in rung.get("first_divergence", []) if d.get("op")})
     where = f" (first at {', '.join(ops)})" if ops else ""
-    return (f"{title} differs from desktop TFLM in {gate['value']} of {rung['windows']} windows{where}, "
-            f"up to {rung['max_step']} int8 steps; the board would not compute what was checked")
+    return (
+        f"{title} differs from desktop TFLM in {gate['value']} of {rung['windows']} windows{where}, "
+        f"up to {rung['max_step']} int8 steps; the board would not compute what was checked"
+    )
 
 
 def run_parity(
@@ -391,15 +413,26 @@ def run_parity(
         prepared = prepare_run(run_dir)
     qsection = manifest.get("quantize", {})
     rep_idx = representative_indices(
-        prepared.y_train, int(qsection.get("representative_requested", DEFAULT_REPRESENTATIVE)),
+        prepared.y_train,
+        int(qsection.get("representative_requested", DEFAULT_REPRESENTATIVE)),
         int(qsection.get("seed", 0)),
     )
     built = _built_runtime(manifest)
-    plan = replace(board or BoardRungPlan(), emulated=(board.emulated if board else "") or built.emulator,
-                   hot_kernels=built.hot_kernels)
+    plan = replace(
+        board or BoardRungPlan(),
+        emulated=(board.emulated if board else "") or built.emulator,
+        hot_kernels=built.hot_kernels,
+    )
     report = parity_report(
-        model, tflite, info, prepared.x_test, prepared.y_test, contract.labels,
-        rep_x=prepared.x_train[rep_idx], layer_windows=layer_windows, board=plan,
+        model,
+        tflite,
+        info,
+        prepared.x_test,
+        prepared.y_test,
+        contract.labels,
+        rep_x=prepared.x_train[rep_idx],
+        layer_windows=layer_windows,
+        board=plan,
     )
     report["tflite_sha256"] = artifacts.sha256_bytes(tflite)
     report["test_users"] = sorted(int(u) for u in np.unique(prepared.subject_test))
@@ -481,12 +514,15 @@ def board_lines(report: dict[str, Any]) -> list[str]:
         if rung["status"] != "ran":
             lines.append(f"{rung['title']}: not run ({rung['reason']})")
             continue
-        text = (f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM "
-                f"(max {plural(rung['max_step'], 'step')}); arena {rung['arena_used_bytes']:,} B")
+        text = (
+            f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM "
+            f"(max {plural(rung['max_step'], 'step')}); arena {rung['arena_used_bytes']:,} B"
+        )
         if "instructions" in rung:
             text += f"; {rung['instructions']['mean'] / 1e6:.3f} M instructions per inference"
-        spots = ", ".join(f"window {d['window']} at op {d['op_index']} {d['op']}"
-                          for d in rung.get("first_divergence", []))
+        spots = ", ".join(
+            f"window {d['window']} at op {d['op_index']} {d['op']}" for d in rung.get("first_divergence", [])
+        )
         lines.append(text + (f"; first differ: {spots}" if spots else ""))
     return lines
 
@@ -516,9 +552,12 @@ def _gate_line(report: dict[str, Any]) -> str:
     board = []
     for name, gate in sorted(report["gates"].items()):
         if name.startswith("board_"):
-            verdict = ("ok" if gate["passed"] else "FAILED") if gate["ran"] else (
-                "FAILED (not run)" if not gate["passed"] else "not run")
-            board.append(f"board {name[len('board_'):]} {gate['value'] if gate['ran'] else '-'} differ {verdict}")
+            verdict = (
+                ("ok" if gate["passed"] else "FAILED")
+                if gate["ran"]
+                else ("FAILED (not run)" if not gate["passed"] else "not run")
+            )
+            board.append(f"board {name[len('board_') :]} {gate['value'] if gate['ran'] else '-'} differ {verdict}")
     return (
         f"gates: accuracy drop {drop['value']:.2f} pp <= {drop['threshold']:.2f} pp "
         f"{'ok' if drop['passed'] else 'FAILED'}; LiteRT vs TFLM max {step['value']} int8 step <= "
@@ -538,15 +577,22 @@ def render_markdown(report: dict[str, Any]) -> str:
     classes = report["classes"]
     out = ["# Parity: float vs int8 LiteRT vs int8 TFLM", ""]
     if report.get("tflite_sha256"):
-        out += [f"Model `model_int8.tflite` sha256 `{report['tflite_sha256']}`, {report['n_test']} held-out windows"
-                + (f" from users {_users(report['test_users'])}." if report.get("test_users") else "."), ""]
+        out += [
+            f"Model `model_int8.tflite` sha256 `{report['tflite_sha256']}`, {report['n_test']} held-out windows"
+            + (f" from users {_users(report['test_users'])}." if report.get("test_users") else "."),
+            "",
+        ]
     out += ["| rung | accuracy | macro F1 | runtime |", "|---|---:|---:|---|"]
     for rung in RUNGS:
         m = report["rungs"][rung]
         runtime = _runtime_label(report, rung)
         out.append(f"| {RUNG_TITLES[rung]} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {runtime} |")
-    out += ["", "| step | accuracy drop (pp) | top-1 agreement | mean abs prob diff | max abs prob diff "
-            "| int8 windows differ |", "|---|---:|---:|---:|---:|---:|"]
+    out += [
+        "",
+        "| step | accuracy drop (pp) | top-1 agreement | mean abs prob diff | max abs prob diff "
+        "| int8 windows differ |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for a, b in PAIRS:
         p = report["pairs"][f"{a}->{b}"]
         out.append(
@@ -560,25 +606,41 @@ def render_markdown(report: dict[str, Any]) -> str:
     if board:
         out += ["", "## The board's own runtime", "", *[f"- {line}" for line in board]]
         out += _op_table_md(report)
-    out += ["", "## Per-class F1", "", "| class | float | LiteRT | TFLM | change float -> TFLM |",
-            "|---|---:|---:|---:|---:|"]
+    out += [
+        "",
+        "## Per-class F1",
+        "",
+        "| class | float | LiteRT | TFLM | change float -> TFLM |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for c in classes:
         f = [report["rungs"][r]["f1"][c] for r in RUNGS]
         change = report["pairs"]["float->tflm"]["f1_change"][c]
         out.append(f"| {c} | {f[0]:.4f} | {f[1]:.4f} | {f[2]:.4f} | {change:+.4f} |")
     for rung in ("float", "tflm"):
-        out += ["", f"## Confusion matrix, {RUNG_TITLES[rung]} (rows: true, columns: predicted)", "",
-                "| true \\ predicted | " + " | ".join(classes) + " |", "|---|" + "---:|" * len(classes)]
+        out += [
+            "",
+            f"## Confusion matrix, {RUNG_TITLES[rung]} (rows: true, columns: predicted)",
+            "",
+            "| true \\ predicted | " + " | ".join(classes) + " |",
+            "|---|" + "---:|" * len(classes),
+        ]
         for c, row in zip(classes, report["rungs"][rung]["confusion"], strict=True):
             out.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
     layers = report["layers"]
     if layers["all"]:
-        out += ["", f"## Per-layer int8 error ({layers['windows']} test windows, QuantizationDebugger)", "",
-                "| op | layer | RMSE/scale | RMSE | scale | max abs error |", "|---|---|---:|---:|---:|---:|"]
+        out += [
+            "",
+            f"## Per-layer int8 error ({layers['windows']} test windows, QuantizationDebugger)",
+            "",
+            "| op | layer | RMSE/scale | RMSE | scale | max abs error |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for x in layers["all"]:
             ros = "-" if x["rmse_over_scale"] is None else f"{x['rmse_over_scale']:.3f}"
-            out.append(f"| {x['op']} | {x['layer']} | {ros} | {x['rmse']:.5f} | {x['scale']:.5f} "
-                       f"| {x['max_abs_error']:.5f} |")
+            out.append(
+                f"| {x['op']} | {x['layer']} | {ros} | {x['rmse']:.5f} | {x['scale']:.5f} | {x['max_abs_error']:.5f} |"
+            )
     if "gates" in report:
         out += ["", "## Gates", "", _gate_line(report), "", f"Passed: **{'yes' if report['passed'] else 'no'}**"]
     out.append("")

@@ -76,8 +76,15 @@ class CoreCost:
 # Per-element costs shared by the Arm cores (TFLM's pooling, mean and softmax kernels are plain C in
 # both kernel sets for these shapes): a compare or add with its load and loop step is ~2-3 instructions;
 # softmax per class ~150 (exp lookup + fixed-point division); reshape is a byte copy (memcpy, ~0.3/B).
-_ARM_ELEMENTS = {"max_pool": 2.5, "avg_pool": 2.5, "mean": 2.5, "softmax": 150.0, "reshape": 0.3, "relu": 2.0,
-                 "add": 4.0}
+_ARM_ELEMENTS = {
+    "max_pool": 2.5,
+    "avg_pool": 2.5,
+    "mean": 2.5,
+    "softmax": 150.0,
+    "reshape": 0.3,
+    "relu": 2.0,
+    "add": 4.0,
+}
 
 _M4_CMSIS = KernelCost(
     # arm_convolve_s8 / arm_nn_mat_mult_kernel_s8_s16 with the DSP extension: 2 output channels x 2
@@ -165,14 +172,23 @@ COST_MODELS: dict[str, CoreCost] = {
         kernels={
             # No TFLM port exists for AVR: every 32-bit add, multiply and index computation of the
             # reference kernels becomes 4-20 8-bit instructions. Order of magnitude only.
-            "reference": _scaled(_M4_REFERENCE, 6.0, "Cortex-M4 reference count x 6 (32-bit C on an 8-bit core); "
-                                 "no TFLM port for AVR, order of magnitude only"),
+            "reference": _scaled(
+                _M4_REFERENCE,
+                6.0,
+                "Cortex-M4 reference count x 6 (32-bit C on an 8-bit core); "
+                "no TFLM port for AVR, order of magnitude only",
+            ),
         },
     ),
 }
 
-_CORE_ALIASES = {"cortex-m4": "cortex-m4", "cortex-m4f": "cortex-m4", "cortex-m0+": "cortex-m0plus",
-                 "cortex-m0plus": "cortex-m0plus", "avr": "avr"}
+_CORE_ALIASES = {
+    "cortex-m4": "cortex-m4",
+    "cortex-m4f": "cortex-m4",
+    "cortex-m0+": "cortex-m0plus",
+    "cortex-m0plus": "cortex-m0plus",
+    "avr": "avr",
+}
 
 
 def core_key(core: str) -> str | None:
@@ -203,8 +219,15 @@ _LAYER_OPS: dict[str, tuple[str, str]] = {
     "Add": ("ADD", "add"),
 }
 _NO_OP = ("InputLayer", "Dropout", "SpatialDropout1D", "GaussianNoise", "ActivityRegularization")
-_ELEMENT_WORD = {"max_pool": "compares", "avg_pool": "adds", "mean": "adds", "reshape": "copies",
-                 "softmax": "exp", "relu": "max", "add": "adds"}
+_ELEMENT_WORD = {
+    "max_pool": "compares",
+    "avg_pool": "adds",
+    "mean": "adds",
+    "reshape": "copies",
+    "softmax": "exp",
+    "relu": "max",
+    "add": "adds",
+}
 
 
 def _shape(tensor: Any) -> tuple[int, ...]:
@@ -236,9 +259,17 @@ def _layer_row(layer: Any) -> dict[str, Any]:
         else:
             weights += n
     row = {
-        "name": layer.name, "layer": cls, "op": op, "kind": kind, "output_shape": list(out_shape),
-        "params": int(layer.count_params()), "macs": macs, "outputs": outputs, "patch_elements": patch,
-        "elements": elements, "element_op": _ELEMENT_WORD.get(kind, ""),
+        "name": layer.name,
+        "layer": cls,
+        "op": op,
+        "kind": kind,
+        "output_shape": list(out_shape),
+        "params": int(layer.count_params()),
+        "macs": macs,
+        "outputs": outputs,
+        "patch_elements": patch,
+        "elements": elements,
+        "element_op": _ELEMENT_WORD.get(kind, ""),
         "int8_bytes": weights + 4 * bias,  # int8 weights, int32 biases (TFLite's int8 scheme)
         "fused_softmax": getattr(getattr(layer, "activation", None), "__name__", "") == "softmax",
     }
@@ -276,10 +307,12 @@ def _instructions(row: dict[str, Any], cost: KernelCost) -> float:
     if row["kind"] in ("none", "other"):
         return 0.0
     kind = row["kind"]
-    instr = (cost.instr_per_mac.get(kind, 0.0) * row["macs"]
-             + cost.instr_per_output.get(kind, 0.0) * row["outputs"]
-             + cost.instr_per_element.get(kind, 0.0) * row["elements"]
-             + cost.instr_per_op)
+    instr = (
+        cost.instr_per_mac.get(kind, 0.0) * row["macs"]
+        + cost.instr_per_output.get(kind, 0.0) * row["outputs"]
+        + cost.instr_per_element.get(kind, 0.0) * row["elements"]
+        + cost.instr_per_op
+    )
     if kind == "conv":
         instr += cost.instr_per_patch * row["patch_elements"]
     if row["fused_softmax"]:
@@ -297,13 +330,16 @@ def check_kernels(board: Any, kernels: str | None) -> str | None:
         return kernels
     known = COST_MODELS[key].kernels
     if kernels not in known:
-        raise EdgekitError(f"--kernels {kernels}: no cost model for {kernels} kernels on {board.core}; "
-                           f"choose one of {', '.join(sorted(known))}")
+        raise EdgekitError(
+            f"--kernels {kernels}: no cost model for {kernels} kernels on {board.core}; "
+            f"choose one of {', '.join(sorted(known))}"
+        )
     return kernels
 
 
-def estimate_time(rows: list[dict[str, Any]], board: Any, kernels: str | None = None,
-                  hop_s: float = DEFAULT_HOP_S) -> dict[str, Any]:
+def estimate_time(
+    rows: list[dict[str, Any]], board: Any, kernels: str | None = None, hop_s: float = DEFAULT_HOP_S
+) -> dict[str, Any]:
     """Instructions, seconds (a range from the CPI range) and duty cycle for ``board``.
 
     Returns ``{"available": False, "reason": ...}`` for a core without a cost model, so the rest of the
@@ -311,8 +347,10 @@ def estimate_time(rows: list[dict[str, Any]], board: Any, kernels: str | None = 
     """
     key = core_key(board.core)
     if key is None:
-        return {"available": False, "reason": f"no cost model for core '{board.core}' "
-                f"(known: {', '.join(sorted(COST_MODELS))})"}
+        return {
+            "available": False,
+            "reason": f"no cost model for core '{board.core}' (known: {', '.join(sorted(COST_MODELS))})",
+        }
     core = COST_MODELS[key]
     kernels = check_kernels(board, kernels) or core.default_kernels
     cost = core.kernels[kernels]
@@ -351,8 +389,11 @@ def _assumptions(core: CoreCost, cost: KernelCost, board: Any, uncosted: list[di
         cost.note,
         "not counted: input quantization and normalisation in the sketch (~5 k instructions), sensor "
         "sampling interrupts (inside the CPI range), USB serial output",
-    ] + ([f"no cost entry, counted as 0: {', '.join(r['name'] + ' (' + r['layer'] + ')' for r in uncosted)}"]
-         if uncosted else [])
+    ] + (
+        [f"no cost entry, counted as 0: {', '.join(r['name'] + ' (' + r['layer'] + ')' for r in uncosted)}"]
+        if uncosted
+        else []
+    )
 
 
 # --------------------------------------------------------------------------- profiles
@@ -382,9 +423,13 @@ def profile_model(
             from .runtimes import measure_arena
 
             arena_bytes, arena_source = measure_arena(tflite), "measured now, desktop TFLM"
-        result["int8"] = {"tflite_bytes": len(tflite), "weights_bytes": totals["int8_bytes"],
-                          "overhead_bytes": len(tflite) - totals["int8_bytes"], "arena_bytes": int(arena_bytes),
-                          "arena_source": arena_source}
+        result["int8"] = {
+            "tflite_bytes": len(tflite),
+            "weights_bytes": totals["int8_bytes"],
+            "overhead_bytes": len(tflite) - totals["int8_bytes"],
+            "arena_bytes": int(arena_bytes),
+            "arena_source": arena_source,
+        }
     if board is not None:
         board = load_board(board) if isinstance(board, str) else board
         hop_s = contract.hop / contract.rate_hz if contract is not None else DEFAULT_HOP_S
@@ -443,8 +488,11 @@ def profile_run(run_dir: Path, board: str | None = None, kernels: str | None = N
         tflite, arena = _export_in_memory(model), None
     source = "recorded by edgekit quantize" if arena is not None else "given"
     result = profile_model(model, tflite, arena, board_obj, kernels, contract, source)
-    result["run"] = {"dir": str(run_dir), "model": manifest.get("model", {}).get("name", model.name),
-                     "quantized": contract.quant is not None}
+    result["run"] = {
+        "dir": str(run_dir),
+        "model": manifest.get("model", {}).get("name", model.name),
+        "quantized": contract.quant is not None,
+    }
     hop_s = contract.hop / contract.rate_hz
     result["measured"] = measured_cost(_board_rungs(run_dir, tflite), board_obj, hop_s)
     return result
@@ -524,21 +572,29 @@ def format_profile(result: dict[str, Any]) -> str:
     est = result.get("estimate") or {}
     per_layer = est.get("instructions_per_layer", {})
     head = f"{'layer':<12}{'op':<26}{'output':>10}{'params':>10}{'MACs':>12}{'other ops':>18}{'int8 B':>9}"
-    lines = [f"model {result['model']}: {result['totals']['params']:,} parameters, "
-             f"{result['totals']['macs']:,} MACs per window", head + (f"{'instr':>10}" if per_layer else "")]
+    lines = [
+        f"model {result['model']}: {result['totals']['params']:,} parameters, "
+        f"{result['totals']['macs']:,} MACs per window",
+        head + (f"{'instr':>10}" if per_layer else ""),
+    ]
     for r in result["layers"]:
         other = f"{r['elements']:,} {r['element_op']}" if r["elements"] else "-"
         shape = "x".join(map(str, r["output_shape"]))
-        line = (f"{r['name']:<12}{r['op']:<26}{shape:>10}{r['params']:>10,}{r['macs']:>12,}{other:>18}"
-                f"{r['int8_bytes']:>9,}")
+        line = (
+            f"{r['name']:<12}{r['op']:<26}{shape:>10}{r['params']:>10,}{r['macs']:>12,}{other:>18}{r['int8_bytes']:>9,}"
+        )
         lines.append(line + (f"{_kilo(per_layer.get(r['name'], 0)):>10}" if per_layer else ""))
     t = result["totals"]
-    lines.append(f"{'total':<12}{'':<26}{'':>10}{t['params']:>10,}{t['macs']:>12,}{t['elements']:>18,}"
-                 f"{t['int8_bytes']:>9,}" + (f"{_kilo(est['instructions']):>10}" if per_layer else ""))
+    lines.append(
+        f"{'total':<12}{'':<26}{'':>10}{t['params']:>10,}{t['macs']:>12,}{t['elements']:>18,}"
+        f"{t['int8_bytes']:>9,}" + (f"{_kilo(est['instructions']):>10}" if per_layer else "")
+    )
     if "int8" in result:
         q = result["int8"]
-        lines.append(f"int8 model {q['tflite_bytes']:,} B (weights+biases {q['weights_bytes']:,} B, flatbuffer "
-                     f"{q['overhead_bytes']:,} B); TFLM arena {q['arena_bytes']:,} B ({q['arena_source']})")
+        lines.append(
+            f"int8 model {q['tflite_bytes']:,} B (weights+biases {q['weights_bytes']:,} B, flatbuffer "
+            f"{q['overhead_bytes']:,} B); TFLM arena {q['arena_bytes']:,} B ({q['arena_source']})"
+        )
     board = result.get("board")
     if board and "fit" in board:
         fit = board["fit"]

@@ -234,8 +234,9 @@ def load_quantized(run_dir: Path) -> tuple[bytes, TfliteInfo, Contract]:
     check_against_contract(info, contract, str(path))
     quant = contract.quant
     if quant is None or not quant.tflite_sha256:
-        raise EdgekitError(f"{path}: the manifest has no record of this int8 model (copied in?); "
-                           f"run 'edgekit quantize {run_dir}'")
+        raise EdgekitError(
+            f"{path}: the manifest has no record of this int8 model (copied in?); run 'edgekit quantize {run_dir}'"
+        )
     if quant.tflite_sha256 != artifacts.sha256_bytes(tflite):
         raise EdgekitError(
             f"{path}: does not match the manifest (sha256 differs: the file was replaced); "

@@ -170,8 +170,10 @@ def _guarded(name: str, build: Callable[..., Section], *args: Any) -> Section:
         section.setdefault("missing", None)
         return section
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        return {"missing": f"The {name} section could not be drawn ({type(exc).__name__}: {exc}); "
-                           "the file may come from another edgekit version."}
+        return {
+            "missing": f"The {name} section could not be drawn ({type(exc).__name__}: {exc}); "
+            "the file may come from another edgekit version."
+        }
 
 
 def _safely(default: Any, build: Callable[..., Any], *args: Any) -> Any:
@@ -215,8 +217,11 @@ def _verdict(parity: Any, manifest: dict[str, Any]) -> dict[str, str]:
     if exact.get("value"):
         step = parity["gates"].get("int8_step", {}).get("value")
         most = plural(step, "int8 step") if isinstance(step, int) else "? int8 steps"
-        return {"status": "ok", "text": f"Parity gates passed; LiteRT and TFLM were not required to be bit-exact "
-                                        f"and {_differ(exact['value'])} (by at most {most})."}
+        return {
+            "status": "ok",
+            "text": f"Parity gates passed; LiteRT and TFLM were not required to be bit-exact "
+            f"and {_differ(exact['value'])} (by at most {most}).",
+        }
     return {"status": "ok", "text": "All parity gates passed: int8 on TFLM agrees with the float model."}
 
 
@@ -224,16 +229,26 @@ def _cards(metrics: Any, parity: Any, sections: dict[str, Section]) -> list[dict
     """Headline numbers; a card whose input is missing says 'not yet' rather than disappearing."""
     cards = []
     if isinstance(metrics, dict) and "accuracy" in metrics:
-        cards.append(_card("Float test accuracy", _pct(metrics["accuracy"]),
-                           f"macro F1 {_num(metrics.get('macro', {}).get('f1-score'))}, "
-                           f"{metrics.get('n', '?')} held-out windows"))
+        cards.append(
+            _card(
+                "Float test accuracy",
+                _pct(metrics["accuracy"]),
+                f"macro F1 {_num(metrics.get('macro', {}).get('f1-score'))}, {metrics.get('n', '?')} held-out windows",
+            )
+        )
     else:
         cards.append(_card("Float test accuracy", "not yet", "run 'edgekit train'", "none"))
     if isinstance(parity, dict) and "rungs" in parity:
         drop = parity["pairs"]["float->tflm"]["accuracy_drop_pp"]
         gate = parity.get("gates", {}).get("accuracy_drop_pp", {})
-        cards.append(_card("int8 TFLM accuracy", _pct(parity["rungs"]["tflm"]["accuracy"]),
-                           f"{_signed(-drop)} pp vs float", _status(gate.get("passed"))))
+        cards.append(
+            _card(
+                "int8 TFLM accuracy",
+                _pct(parity["rungs"]["tflm"]["accuracy"]),
+                f"{_signed(-drop)} pp vs float",
+                _status(gate.get("passed")),
+            )
+        )
         exact = parity.get("gates", {}).get("bit_exact", {})
         differ = parity["pairs"]["litert->tflm"].get("int8_windows_differ", "?")
         if differ == 0:
@@ -247,8 +262,14 @@ def _cards(metrics: Any, parity: Any, sections: dict[str, Section]) -> list[dict
     footprint = sections["footprint"]
     if not footprint.get("missing"):
         for part in footprint["parts"]:
-            cards.append(_card(f"{part['title']} on {footprint['board']}", f"{part['pct']:.1f} %",
-                               f"{_nbytes(part['used'])} of {_nbytes(part['capacity'])}", _status(part["fits"])))
+            cards.append(
+                _card(
+                    f"{part['title']} on {footprint['board']}",
+                    f"{part['pct']:.1f} %",
+                    f"{_nbytes(part['used'])} of {_nbytes(part['capacity'])}",
+                    _status(part["fits"]),
+                )
+            )
     else:
         cards.append(_card("Board fit", "not yet", "run 'edgekit build --board NAME'", "none"))
     latency = sections["latency"].get("estimate")
@@ -283,14 +304,23 @@ def _data_section(manifest: dict[str, Any]) -> Section:
         ("sha256", data.get("sha256")),
         ("records", _int(data.get("records"))),
         ("windows", _int(data.get("windows"))),
-        ("window", f"{contract.get('window', '?')} samples, hop {contract.get('hop', '?')}, "
-                   f"{contract.get('rate_hz', '?')} Hz" if contract else None),
+        (
+            "window",
+            f"{contract.get('window', '?')} samples, hop {contract.get('hop', '?')}, {contract.get('rate_hz', '?')} Hz"
+            if contract
+            else None,
+        ),
         ("units", data.get("units")),
     ]
     splits = [
-        {"name": part, "users": _user_list(split.get(part, [])), "windows": training.get(f"{part}_windows"),
-         "color": SPLIT_COLORS[part]}
-        for part in ("train", "val", "test") if part in split
+        {
+            "name": part,
+            "users": _user_list(split.get(part, [])),
+            "windows": training.get(f"{part}_windows"),
+            "color": SPLIT_COLORS[part],
+        }
+        for part in ("train", "val", "test")
+        if part in split
     ]
     return {
         "source": [(k, v) for k, v in source if v not in (None, "")],
@@ -327,8 +357,10 @@ def _training_section(history: Any, problem: str | None, manifest: dict[str, Any
         ("epochs run", training.get("epochs_run", len(history["loss"]))),
         ("best epoch (weights kept)", best),
         ("training time", f"{training['wall_time_s']} s" if "wall_time_s" in training else None),
-        ("windows train / val / test", " / ".join(str(training.get(f"{p}_windows", "?"))
-                                                  for p in ("train", "val", "test"))),
+        (
+            "windows train / val / test",
+            " / ".join(str(training.get(f"{p}_windows", "?")) for p in ("train", "val", "test")),
+        ),
         ("reused model from", training.get("reused_from")),
     ]
     return {"chart": _curves_chart(history, best), "facts": [(k, v) for k, v in facts if v is not None]}
@@ -343,8 +375,13 @@ def _accuracy_section(metrics: Any, problem: str | None, parity: Any) -> Section
     rows = []
     for c in classes:
         m = metrics["per_class"][c]
-        row = {"name": c, "support": int(m["support"]), "precision": m["precision"], "recall": m["recall"],
-               "f1": {"float": m["f1-score"]}}
+        row = {
+            "name": c,
+            "support": int(m["support"]),
+            "precision": m["precision"],
+            "recall": m["recall"],
+            "f1": {"float": m["f1-score"]},
+        }
         if rungs:
             row["f1"] = {r: rungs[r]["f1"][c] for r in RUNGS}
             row["change"] = row["f1"]["tflm"] - row["f1"]["float"]
@@ -366,8 +403,13 @@ def _parity_section(parity: Any, problem: str | None) -> Section:
         return {"missing": problem}
     classes = parity["classes"]
     rungs = [
-        {"name": RUNG_TITLES[r], "accuracy": parity["rungs"][r]["accuracy"],
-         "macro_f1": parity["rungs"][r]["macro_f1"], "runtime": _runtime(parity, r), "color": RUNG_COLORS[r]}
+        {
+            "name": RUNG_TITLES[r],
+            "accuracy": parity["rungs"][r]["accuracy"],
+            "macro_f1": parity["rungs"][r]["macro_f1"],
+            "runtime": _runtime(parity, r),
+            "color": RUNG_COLORS[r],
+        }
         for r in RUNGS
     ]
     pairs = []
@@ -396,11 +438,20 @@ def _board_rungs(parity: dict[str, Any]) -> list[dict[str, Any]]:
     for rung in board.get("rungs", {}).values():
         ran = rung.get("status") == "ran"
         instructions = (rung.get("instructions") or {}).get("mean") if ran else None
-        rows.append({"title": rung.get("title"), "ran": ran, "reason": rung.get("reason"),
-                     "windows": rung.get("windows"), "differ": rung.get("windows_differ"),
-                     "max_step": rung.get("max_step"), "arena": rung.get("arena_used_bytes"),
-                     "instructions": instructions, "flags": rung.get("flags"),
-                     "divergence": rung.get("first_divergence", [])})
+        rows.append(
+            {
+                "title": rung.get("title"),
+                "ran": ran,
+                "reason": rung.get("reason"),
+                "windows": rung.get("windows"),
+                "differ": rung.get("windows_differ"),
+                "max_step": rung.get("max_step"),
+                "arena": rung.get("arena_used_bytes"),
+                "instructions": instructions,
+                "flags": rung.get("flags"),
+                "divergence": rung.get("first_divergence", []),
+            }
+        )
     if not rows and board.get("skipped"):
         rows.append({"title": "board runtime", "ran": False, "reason": board["skipped"]})
     return rows
@@ -413,33 +464,58 @@ def _gates(parity: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     drop = gates.get("accuracy_drop_pp")
     if drop:
-        rows.append({"name": _gate_title("accuracy_drop_pp"),
-                     "value": f"{_signed(drop['value'])} pp ({RUNG_TITLES.get(drop.get('rung'), drop.get('rung'))})",
-                     "rule": f"≤ {drop['threshold']:.2f} pp", "passed": drop["passed"]})
+        rows.append(
+            {
+                "name": _gate_title("accuracy_drop_pp"),
+                "value": f"{_signed(drop['value'])} pp ({RUNG_TITLES.get(drop.get('rung'), drop.get('rung'))})",
+                "rule": f"≤ {drop['threshold']:.2f} pp",
+                "passed": drop["passed"],
+            }
+        )
     step = gates.get("int8_step")
     if step:
-        rows.append({"name": _gate_title("int8_step"), "value": f"max {step['value']} int8 step",
-                     "rule": f"≤ {step['threshold']} step", "passed": step["passed"]})
+        rows.append(
+            {
+                "name": _gate_title("int8_step"),
+                "value": f"max {step['value']} int8 step",
+                "rule": f"≤ {step['threshold']} step",
+                "passed": step["passed"],
+            }
+        )
     exact = gates.get("bit_exact")
     if exact:
         rule = "0 windows differ" if exact.get("required", True) else "not required"
-        rows.append({"name": _gate_title("bit_exact"), "value": _differ(exact["value"]),
-                     "rule": rule, "passed": exact["passed"]})
+        rows.append(
+            {
+                "name": _gate_title("bit_exact"),
+                "value": _differ(exact["value"]),
+                "rule": rule,
+                "passed": exact["passed"],
+            }
+        )
     titles = {name: rung.get("title", name) for name, rung in ((parity.get("board") or {}).get("rungs") or {}).items()}
     for name, gate in sorted(gates.items()):
         if not name.startswith("board_"):
             continue
-        key = name[len("board_"):]
+        key = name[len("board_") :]
         value = _differ(gate["value"]) if gate.get("ran") else f"not run ({gate.get('reason')})"
-        rows.append({"name": f"{titles.get(key, key)} = desktop TFLM", "value": value,
-                     "rule": "0 windows differ" + ("; must run" if gate.get("required") else ""),
-                     "passed": gate["passed"]})
+        rows.append(
+            {
+                "name": f"{titles.get(key, key)} = desktop TFLM",
+                "value": value,
+                "rule": "0 windows differ" + ("; must run" if gate.get("required") else ""),
+                "passed": gate["passed"],
+            }
+        )
     return rows
 
 
 def _gate_title(name: str) -> str:
-    return {"accuracy_drop_pp": "accuracy drop float → int8", "int8_step": "LiteRT vs TFLM int8 difference",
-            "bit_exact": "LiteRT = TFLM bit-exact"}.get(name, name)
+    return {
+        "accuracy_drop_pp": "accuracy drop float → int8",
+        "int8_step": "LiteRT vs TFLM int8 difference",
+        "bit_exact": "LiteRT = TFLM bit-exact",
+    }.get(name, name)
 
 
 def _confusions(parity: dict[str, Any], classes: list[str]) -> list[dict[str, Any]]:
@@ -452,14 +528,26 @@ def _confusions(parity: dict[str, Any], classes: list[str]) -> list[dict[str, An
         rows = []
         for i, row in enumerate(matrix):
             total = sum(row) or 1
-            cells = [{"n": n, "shade": _shade(n / total, i == j), "diag": i == j,
-                      "changed": rung != "float" and n != base[i][j],
-                      "title": f"true {classes[i]}, predicted {classes[j]}: {n} of {sum(row)}"}
-                     for j, n in enumerate(row)]
+            cells = [
+                {
+                    "n": n,
+                    "shade": _shade(n / total, i == j),
+                    "diag": i == j,
+                    "changed": rung != "float" and n != base[i][j],
+                    "title": f"true {classes[i]}, predicted {classes[j]}: {n} of {sum(row)}",
+                }
+                for j, n in enumerate(row)
+            ]
             rows.append({"name": classes[i], "cells": cells, "total": sum(row)})
-        matrices.append({"title": RUNG_TITLES[rung], "accuracy": parity["rungs"][rung]["accuracy"],
-                         "columns": list(zip(short, classes, strict=True)), "rows": rows,
-                         "color": RUNG_COLORS[rung]})
+        matrices.append(
+            {
+                "title": RUNG_TITLES[rung],
+                "accuracy": parity["rungs"][rung]["accuracy"],
+                "columns": list(zip(short, classes, strict=True)),
+                "rows": rows,
+                "color": RUNG_COLORS[rung],
+            }
+        )
     return matrices
 
 
@@ -478,8 +566,13 @@ def _layers_section(parity: Any, problem: str | None) -> Section:
     # The scale reaches at least 3x rounding noise, so layers at noise level look short, not alarming.
     full = max(max(x["rmse_over_scale"] or 0.0 for x in worst), 3 * ROUNDING_NOISE)
     rows = [dict(x, bar=round(100 * (x["rmse_over_scale"] or 0.0) / full, 1)) for x in worst]
-    return {"rows": rows, "windows": layers.get("windows"), "total": len(layers.get("all", [])),
-            "noise": ROUNDING_NOISE, "noise_bar": round(100 * ROUNDING_NOISE / full, 1)}
+    return {
+        "rows": rows,
+        "windows": layers.get("windows"),
+        "total": len(layers.get("all", [])),
+        "noise": ROUNDING_NOISE,
+        "noise_bar": round(100 * ROUNDING_NOISE / full, 1),
+    }
 
 
 def _footprint_section(manifest: dict[str, Any], profile: Any) -> Section:
@@ -490,17 +583,34 @@ def _footprint_section(manifest: dict[str, Any], profile: Any) -> Section:
         fit = (profile.get("board") or {}).get("fit")
         source = "profile"
     if not fit:
-        return {"missing": "No board fit yet: 'edgekit build --board NAME' checks flash and RAM for a board "
-                           "(see 'edgekit boards')."}
+        return {
+            "missing": "No board fit yet: 'edgekit build --board NAME' checks flash and RAM for a board "
+            "(see 'edgekit boards')."
+        }
     parts = []
     for key, title in (("flash", "Flash"), ("ram", "RAM")):
         part = fit[key]
-        parts.append({"title": title, "used": part["used"], "capacity": part["capacity"], "pct": part["pct"],
-                      "fits": part["used"] <= part["capacity"],
-                      "items": [(name, size, ITEM_COLORS.get(name, OTHER_COLOR)) for name, size
-                                in sorted(part["items"].items(), key=lambda kv: (-kv[1], kv[0]))]})
-    return {"board": fit["board"], "fits": fit.get("fits"), "parts": parts, "source": source,
-            "chart": _footprint_chart(parts), "sketch": build.get("sketch")}
+        parts.append(
+            {
+                "title": title,
+                "used": part["used"],
+                "capacity": part["capacity"],
+                "pct": part["pct"],
+                "fits": part["used"] <= part["capacity"],
+                "items": [
+                    (name, size, ITEM_COLORS.get(name, OTHER_COLOR))
+                    for name, size in sorted(part["items"].items(), key=lambda kv: (-kv[1], kv[0]))
+                ],
+            }
+        )
+    return {
+        "board": fit["board"],
+        "fits": fit.get("fits"),
+        "parts": parts,
+        "source": source,
+        "chart": _footprint_chart(parts),
+        "sketch": build.get("sketch"),
+    }
 
 
 def _latency_section(profile: Any, problem: str | None, parity: Any) -> Section:
@@ -509,18 +619,33 @@ def _latency_section(profile: Any, problem: str | None, parity: Any) -> Section:
     if isinstance(parity, dict):
         desktop = parity.get("timing", {}).get("tflm_ms_per_inference")
     if not isinstance(profile, dict) or not profile:
-        return {"missing": problem or "No latency estimate yet: run 'edgekit quantize RUN', "
-                                      "or 'edgekit profile RUN --board NAME'.", "desktop_ms": desktop}
+        return {
+            "missing": problem
+            or "No latency estimate yet: run 'edgekit quantize RUN', or 'edgekit profile RUN --board NAME'.",
+            "desktop_ms": desktop,
+        }
     if profile.get("kind") == "edgekit-profile":
         measured = _measured(profile)
-        return {"desktop_ms": desktop, "profile": _edgekit_profile(profile), "measured": measured,
-                "estimate": _measured_card(measured) or _profile_estimate(profile)}
+        return {
+            "desktop_ms": desktop,
+            "profile": _edgekit_profile(profile),
+            "measured": measured,
+            "estimate": _measured_card(measured) or _profile_estimate(profile),
+        }
     # Another shape (e.g. a hand-written manifest section): show what it holds, generically.
     scalars = [(k, v) for k, v in sorted(profile.items()) if isinstance(v, str | int | float | bool) or v is None]
-    tables = [_profile_table(k, v) for k, v in sorted(profile.items())
-              if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
-    return {"estimate": _latency_estimate(profile), "facts": scalars, "tables": tables, "desktop_ms": desktop,
-            "profile": None}
+    tables = [
+        _profile_table(k, v)
+        for k, v in sorted(profile.items())
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+    ]
+    return {
+        "estimate": _latency_estimate(profile),
+        "facts": scalars,
+        "tables": tables,
+        "desktop_ms": desktop,
+        "profile": None,
+    }
 
 
 def _load_profile(run_dir: Path, manifest: dict[str, Any]) -> tuple[Any, str | None]:
@@ -554,8 +679,12 @@ def _edgekit_profile(profile: dict[str, Any]) -> dict[str, Any]:
     """What ``edgekit profile`` estimated, reduced to what a reader needs (no paths, so bytes stay stable)."""
     board = profile.get("board") or {}
     est = profile.get("estimate") or {}
-    view: dict[str, Any] = {"board": board.get("name"), "board_title": board.get("title"),
-                            "available": bool(est.get("available")), "reason": est.get("reason")}
+    view: dict[str, Any] = {
+        "board": board.get("name"),
+        "board_title": board.get("title"),
+        "available": bool(est.get("available")),
+        "reason": est.get("reason"),
+    }
     if not view["available"]:
         return view
     per_layer = est.get("instructions_per_layer", {})
@@ -564,17 +693,34 @@ def _edgekit_profile(profile: dict[str, Any]) -> dict[str, Any]:
     for row in profile.get("layers", []):
         instructions = per_layer.get(row["name"], 0)
         if instructions > 0:
-            layers.append({"name": row["name"], "op": row.get("op", ""), "params": row.get("params", 0),
-                           "shape": "×".join(map(str, row.get("output_shape", []))), "macs": row.get("macs", 0),
-                           "instructions": instructions, "share": round(100 * instructions / total, 1)})
+            layers.append(
+                {
+                    "name": row["name"],
+                    "op": row.get("op", ""),
+                    "params": row.get("params", 0),
+                    "shape": "×".join(map(str, row.get("output_shape", []))),
+                    "macs": row.get("macs", 0),
+                    "instructions": instructions,
+                    "share": round(100 * instructions / total, 1),
+                }
+            )
     lo, hi = est["seconds"]
     duty_lo, duty_hi = est.get("duty_cycle", [None, None])
     view.update(
-        core=est.get("core_title"), kernels=est.get("kernels"), clock_mhz=est.get("clock_hz", 0) / 1e6,
-        ms_low=1000 * lo, ms_high=1000 * hi, ms_range=ms_range((lo, hi), "–"),
+        core=est.get("core_title"),
+        kernels=est.get("kernels"),
+        clock_mhz=est.get("clock_hz", 0) / 1e6,
+        ms_low=1000 * lo,
+        ms_high=1000 * hi,
+        ms_range=ms_range((lo, hi), "–"),
         ms_mid=1000 * est.get("seconds_mid", (lo + hi) / 2),
-        instructions=est.get("instructions"), hop_s=est.get("hop_s"), duty_low=duty_lo, duty_high=duty_hi,
-        keeps_up=est.get("keeps_up"), layers=layers, assumptions=est.get("assumptions", []),
+        instructions=est.get("instructions"),
+        hop_s=est.get("hop_s"),
+        duty_low=duty_lo,
+        duty_high=duty_hi,
+        keeps_up=est.get("keeps_up"),
+        layers=layers,
+        assumptions=est.get("assumptions", []),
         macs=(profile.get("totals") or {}).get("macs"),
     )
     return view
@@ -586,22 +732,38 @@ def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
     if not m.get("available"):
         return {"available": False, "reason": m.get("reason")} if m else None
     lo, hi = m["seconds"]
-    return {"available": True, "instructions": m["instructions"], "range": m.get("instructions_range"),
-            "source": m["source"], "ms_low": 1000 * lo, "ms_high": 1000 * hi, "ms_range": ms_range((lo, hi), "–"),
-            "cpi": m["cpi"],
-            "clock_mhz": m["clock_hz"] / 1e6, "hop_s": m["hop_s"], "duty_high": m["duty_cycle"][1],
-            "arena": m.get("arena_used_bytes"), "per_op": m.get("per_op", []),
-            "board": (profile.get("board") or {}).get("name")}
+    return {
+        "available": True,
+        "instructions": m["instructions"],
+        "range": m.get("instructions_range"),
+        "source": m["source"],
+        "ms_low": 1000 * lo,
+        "ms_high": 1000 * hi,
+        "ms_range": ms_range((lo, hi), "–"),
+        "cpi": m["cpi"],
+        "clock_mhz": m["clock_hz"] / 1e6,
+        "hop_s": m["hop_s"],
+        "duty_high": m["duty_cycle"][1],
+        "arena": m.get("arena_used_bytes"),
+        "per_op": m.get("per_op", []),
+        "board": (profile.get("board") or {}).get("name"),
+    }
 
 
 def _measured_card(measured: dict[str, Any] | None) -> dict[str, str] | None:
     if not measured or not measured.get("available"):
         return None
-    detail = (f"measured {measured['instructions'] / 1e6:.2f} M instructions × CPI "
-              f"{measured['cpi'][0]:g}–{measured['cpi'][1]:g}; {100 * measured['duty_high']:.0f} % of the "
-              f"{measured['hop_s']:g} s hop at most")
-    return {"value": f"{measured['ms_range']} ms", "detail": detail,
-            "board": measured["board"], "status": _status(measured["duty_high"] < 1)}
+    detail = (
+        f"measured {measured['instructions'] / 1e6:.2f} M instructions × CPI "
+        f"{measured['cpi'][0]:g}–{measured['cpi'][1]:g}; {100 * measured['duty_high']:.0f} % of the "
+        f"{measured['hop_s']:g} s hop at most"
+    )
+    return {
+        "value": f"{measured['ms_range']} ms",
+        "detail": detail,
+        "board": measured["board"],
+        "status": _status(measured["duty_high"] < 1),
+    }
 
 
 def _profile_estimate(profile: dict[str, Any]) -> dict[str, str] | None:
@@ -612,8 +774,12 @@ def _profile_estimate(profile: dict[str, Any]) -> dict[str, str] | None:
     detail = f"cost-model estimate (not measured) {view['ms_range']} ms"
     if view["duty_high"] is not None:
         detail += f"; {100 * view['duty_high']:.0f} % of the {view['hop_s']:g} s hop"
-    return {"value": f"≈{view['ms_mid']:,.0f} ms", "detail": detail, "board": view["board"],
-            "status": _status(view["keeps_up"])}
+    return {
+        "value": f"≈{view['ms_mid']:,.0f} ms",
+        "detail": detail,
+        "board": view["board"],
+        "status": _status(view["keeps_up"]),
+    }
 
 
 def _latency_estimate(profile: dict[str, Any]) -> dict[str, str] | None:
@@ -622,8 +788,7 @@ def _latency_estimate(profile: dict[str, Any]) -> dict[str, str] | None:
         value = profile.get(key)
         if isinstance(value, int | float):
             basis = profile.get("method") or profile.get("source") or key
-            return {"value": f"{value:,.1f} ms", "detail": str(basis), "board": profile.get("board"),
-                    "status": "info"}
+            return {"value": f"{value:,.1f} ms", "detail": str(basis), "board": profile.get("board"), "status": "info"}
     return None
 
 
@@ -632,8 +797,13 @@ def _profile_table(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     columns = sorted({k for row in rows for k, v in row.items() if not isinstance(v, dict | list)})
     shown = rows[:MAX_PROFILE_ROWS]
     text = [c for c in columns if any(isinstance(row.get(c), str) for row in shown)]
-    return {"name": name, "columns": columns, "rows": [[row.get(c) for c in columns] for row in shown],
-            "text_columns": text, "more": len(rows) - len(shown)}
+    return {
+        "name": name,
+        "columns": columns,
+        "rows": [[row.get(c) for c in columns] for row in shown],
+        "text_columns": text,
+        "more": len(rows) - len(shown),
+    }
 
 
 def _first_line(exc: BaseException) -> str:
@@ -647,8 +817,12 @@ def _details_section(manifest: dict[str, Any]) -> Section:
         ("created", manifest.get("created")),
         ("seed", manifest.get("seed")),
         ("model", f"{manifest.get('model', {}).get('name')} ({_int(manifest.get('model', {}).get('params'))} params)"),
-        ("int8 model", f"{_nbytes(quant['tflite_bytes'])}, sha256 {quant.get('tflite_sha256', '?')}"
-         if quant.get("tflite_bytes") else None),
+        (
+            "int8 model",
+            f"{_nbytes(quant['tflite_bytes'])}, sha256 {quant.get('tflite_sha256', '?')}"
+            if quant.get("tflite_bytes")
+            else None,
+        ),
         ("tensor arena", _nbytes(quant["arena_bytes"]) if quant.get("arena_bytes") else None),
         ("ops", ", ".join(quant.get("ops", [])) or None),
     ]
@@ -675,7 +849,7 @@ def _svg(fig: Any, key: str, label: str) -> Any:
     with matplotlib.rc_context({"svg.hashsalt": _RC["svg.hashsalt"], "svg.fonttype": "none"}):
         fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     text = re.sub(r"<style[^>]*>.*?</style>\s*", "", text, flags=re.S)
     text = re.sub(r'\s+xmlns(?::\w+)?="[^"]*"', "", text)
@@ -727,8 +901,9 @@ def _users_chart(per_user: list[tuple[int, int]], partition: dict[int, str]) -> 
     ax.set_title("Windows per user")
     ax.grid(axis="x", visible=False)
     shown = [p for p in ("train", "val", "test", "unused") if p in parts]
-    ax.legend(handles=[Patch(color=SPLIT_COLORS[p], label=p) for p in shown], loc="upper left",
-              bbox_to_anchor=(1.0, 1.0))
+    ax.legend(
+        handles=[Patch(color=SPLIT_COLORS[p], label=p) for p in shown], loc="upper left", bbox_to_anchor=(1.0, 1.0)
+    )
     return _svg(fig, "users", "bar chart of windows per user by partition")
 
 
@@ -742,8 +917,15 @@ def _curves_chart(history: dict[str, list[float]], best_epoch: int | None) -> An
             values = history.get(key)
             if values:
                 epochs = range(1, len(values) + 1)
-                ax.plot(epochs, values, color=color, label=label, linewidth=1.8,
-                        marker="o" if len(values) <= 30 else None, markersize=3.5)
+                ax.plot(
+                    epochs,
+                    values,
+                    color=color,
+                    label=label,
+                    linewidth=1.8,
+                    marker="o" if len(values) <= 30 else None,
+                    markersize=3.5,
+                )
         if best_epoch:
             ax.axvline(best_epoch, color="#6b7280", linestyle=":", linewidth=1.2, label=f"best epoch {best_epoch}")
         ax.set_title(title)
@@ -765,8 +947,9 @@ def _f1_chart(classes: list[str], f1: dict[str, list[float]]) -> Any:
     x = np.arange(len(classes))
     width = 0.8 / len(f1)
     for i, (rung, values) in enumerate(f1.items()):
-        ax.bar(x + (i - (len(f1) - 1) / 2) * width, values, width * 0.92, label=RUNG_TITLES[rung],
-               color=RUNG_COLORS[rung])
+        ax.bar(
+            x + (i - (len(f1) - 1) / 2) * width, values, width * 0.92, label=RUNG_TITLES[rung], color=RUNG_COLORS[rung]
+        )
     ax.set_xticks(x, classes)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("F1")
@@ -786,15 +969,22 @@ def _footprint_chart(parts: list[dict[str, Any]]) -> Any:
         capacity = part["capacity"] / 1024
         for name, size, color in sorted(part["items"], key=lambda item: item[0] != "core+runtime"):
             kib = size / 1024
-            ax.barh([0], [kib], left=left, height=0.6, color=color,
-                    edgecolor="white", linewidth=1)
+            ax.barh([0], [kib], left=left, height=0.6, color=color, edgecolor="white", linewidth=1)
             if kib >= 0.09 * max(capacity, part["used"] / 1024):
-                ax.text(left + kib / 2, 0, f"{name}\n{kib:,.0f} KiB", ha="center", va="center", fontsize=7.5,
-                        color="white" if name != "core+runtime" else "#111827")
+                ax.text(
+                    left + kib / 2,
+                    0,
+                    f"{name}\n{kib:,.0f} KiB",
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color="white" if name != "core+runtime" else "#111827",
+                )
             left += kib
         ax.axvline(capacity, color="#dc2626", linestyle="--", linewidth=1.4)
-        ax.text(capacity, 0.42, f" capacity {capacity:,.0f} KiB", color="#dc2626", fontsize=7.5, va="bottom",
-                ha="right")
+        ax.text(
+            capacity, 0.42, f" capacity {capacity:,.0f} KiB", color="#dc2626", fontsize=7.5, va="bottom", ha="right"
+        )
         ax.set_xlim(0, max(capacity, left) * 1.02)
         ax.set_ylim(-0.45, 0.62)
         ax.set_yticks([0], [f"{part['title']} {part['pct']:.1f} %"])

@@ -322,8 +322,10 @@ def first_divergence(tflite: bytes, x_int8: np.ndarray) -> list[dict[str, Any]]:
     interpreter_cls, resolver, _, _ = _litert_backend()
     with capture_c_output():
         lite = interpreter_cls(
-            model_content=tflite, experimental_op_resolver_type=getattr(resolver, LITERT_RESOLVER),
-            experimental_preserve_all_tensors=True, num_threads=1,
+            model_content=tflite,
+            experimental_op_resolver_type=getattr(resolver, LITERT_RESOLVER),
+            experimental_preserve_all_tensors=True,
+            num_threads=1,
         )
         lite.allocate_tensors()
         micro = tflm.Interpreter.from_bytes(
@@ -491,6 +493,7 @@ def tflm_op_outputs(tflite: bytes, x_int8: np.ndarray) -> list[list[np.ndarray]]
     for row in np.asarray(x_int8, dtype=np.int8):
         micro.set_input(row[None], 0)
         micro.invoke()
-        found.append([np.asarray(micro.GetTensor(int(op.outputs[0]), 0)["tensor_data"]).ravel().copy()
-                      for op in graph.operators])
+        found.append(
+            [np.asarray(micro.GetTensor(int(op.outputs[0]), 0)["tensor_data"]).ravel().copy() for op in graph.operators]
+        )
     return found

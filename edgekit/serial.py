@@ -1003,8 +1003,10 @@ def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] |
     if isinstance(measured, dict) and _is_range(measured.get("ms")):
         lo, hi = measured["ms"]
         span = ms_range(measured.get("seconds") or [lo / 1000, hi / 1000])
-        return (lo + hi) / 2, (f"{span} ms from {measured['instructions'] / 1e6:.2f} M instructions "
-                               f"measured on the emulated board, {MANIFEST} build.measured")
+        return (lo + hi) / 2, (
+            f"{span} ms from {measured['instructions'] / 1e6:.2f} M instructions "
+            f"measured on the emulated board, {MANIFEST} build.measured"
+        )
     estimate = (manifest.get("profile") or {}).get("estimate")
     if isinstance(estimate, dict) and estimate.get("available") and _is_range(estimate.get("seconds")):
         lo, hi = (1000 * s for s in estimate["seconds"])

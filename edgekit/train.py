@@ -81,8 +81,9 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
     model = build_model(config.model, contract.window, len(contract.axes), len(contract.labels))
     model.compile(
         # named: Keras numbers unnamed optimizers per process ("adam_1"), and the name is saved in model.keras
-        optimizer=keras.optimizers.Adam(config.learning_rate, use_ema=config.ema_momentum > 0,
-                                        ema_momentum=config.ema_momentum or 0.99, name="adam"),
+        optimizer=keras.optimizers.Adam(
+            config.learning_rate, use_ema=config.ema_momentum > 0, ema_momentum=config.ema_momentum or 0.99, name="adam"
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -94,14 +95,21 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
     stopper = None
     if has_val:
         stopper = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True,
+            monitor="val_loss",
+            patience=config.patience,
+            restore_best_weights=True,
             start_from_epoch=min(config.min_epochs, config.epochs - 1),
         )
         callbacks.append(stopper)
     history = model.fit(
-        prepared.x_train, prepared.y_train,
+        prepared.x_train,
+        prepared.y_train,
         validation_data=(prepared.x_val, prepared.y_val) if has_val else None,
-        batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0, callbacks=callbacks,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
     )
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     epochs_run = len(hist["loss"])
@@ -151,8 +159,11 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
         "contract": prepared.contract.to_dict(),
         "model": {"name": config.model, "params": int(model.count_params())},
         "training": {
-            "epochs_run": len(history["loss"]), "best_epoch": best_epoch, "wall_time_s": round(wall, 1),
-            "train_windows": int(len(prepared.y_train)), "val_windows": int(len(prepared.y_val)),
+            "epochs_run": len(history["loss"]),
+            "best_epoch": best_epoch,
+            "wall_time_s": round(wall, 1),
+            "train_windows": int(len(prepared.y_train)),
+            "val_windows": int(len(prepared.y_val)),
             "test_windows": int(len(prepared.y_test)),
         },
         "cache_key": cache_key(source, config, seed),
@@ -190,15 +201,18 @@ def save_model(model: Any, path: Path) -> None:
 
 def _renumber_shared_ids(node: Any, ids: dict[int, int]) -> Any:
     if isinstance(node, dict):
-        return {key: ids.setdefault(value, len(ids) + 1) if key == "shared_object_id"
-                else _renumber_shared_ids(value, ids) for key, value in node.items()}
+        return {
+            key: ids.setdefault(value, len(ids) + 1) if key == "shared_object_id" else _renumber_shared_ids(value, ids)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_renumber_shared_ids(value, ids) for value in node]
     return node
 
 
-def train_run(data: str | Path | None, out: Path, config: TrainConfig | None = None, seed: int = 0,
-              force: bool = False) -> dict[str, Any]:
+def train_run(
+    data: str | Path | None, out: Path, config: TrainConfig | None = None, seed: int = 0, force: bool = False
+) -> dict[str, Any]:
     """Train into a fresh artifact folder ``out``, swapped in only when complete."""
     config = config or TrainConfig()
     with artifacts.staged_dir(Path(out), force=force) as stage:

@@ -52,9 +52,22 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Test modules that generate sketches or run builds: the sketch ships the board's TFLM runtime, generated
 # from the pinned sources that $EDGEKIT_RUNTIME_SRC points at (.ci/run sets it to ../shared/vendor).
 NEEDS_RUNTIME = {
-    "test_atomic", "test_bad_input", "test_board_fit", "test_build", "test_capture", "test_cli_manners",
-    "test_determinism", "test_failsafe", "test_firmware", "test_firmware_qemu", "test_flash", "test_report",
-    "test_board_runtime", "test_serial", "test_compact", "test_profile",
+    "test_atomic",
+    "test_bad_input",
+    "test_board_fit",
+    "test_build",
+    "test_capture",
+    "test_cli_manners",
+    "test_determinism",
+    "test_failsafe",
+    "test_firmware",
+    "test_firmware_qemu",
+    "test_flash",
+    "test_report",
+    "test_board_runtime",
+    "test_serial",
+    "test_compact",
+    "test_profile",
 }
 
 

@@ -38,9 +38,31 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def build_command(data: Path, out: Path) -> list[str]:
     nice = ["nice", "-n", "5"] if shutil.which("nice") else []  # lets this process react to the line in time
-    return [*nice, sys.executable, "-m", "edgekit", "build", "--board", "nano33", "--data", str(data),
-            "--epochs", "2", "--min-epochs", "1", "--batch-size", "64", "--representative", "50",
-            "--max-drop", "100", "--max-int8-step", "255", "--out", str(out)]  # gates open: not about quality
+    return [
+        *nice,
+        sys.executable,
+        "-m",
+        "edgekit",
+        "build",
+        "--board",
+        "nano33",
+        "--data",
+        str(data),
+        "--epochs",
+        "2",
+        "--min-epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--representative",
+        "50",
+        "--max-drop",
+        "100",
+        "--max-int8-step",
+        "255",
+        "--out",
+        str(out),
+    ]  # gates open: not about quality
 
 
 def environment() -> dict[str, str]:
@@ -52,8 +74,9 @@ def kill_when(command: list[str], marker: str) -> tuple[int, list[str]]:
 
     The lines end with the marker line when it was seen; a watchdog kills a run that never prints it.
     """
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1,
-                               env=environment())
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1, env=environment()
+    )
     assert process.stderr is not None
     watchdog = threading.Timer(KILL_TIMEOUT_S, process.kill)
     watchdog.start()
@@ -73,8 +96,11 @@ def kill_when(command: list[str], marker: str) -> tuple[int, list[str]]:
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def leftovers(out: Path) -> list[str]:
@@ -119,8 +145,9 @@ def test_kill_during_training_keeps_the_previous_folder(previous: Path, killed_i
 @pytest.fixture(scope="module")
 def recovered(previous: Path, small_data: Path, killed_in_training: dict) -> Path:
     """The next build after the kill, run to the end without any manual clean-up."""
-    result = subprocess.run(build_command(small_data, previous), capture_output=True, text=True, timeout=600,
-                            env=environment())
+    result = subprocess.run(
+        build_command(small_data, previous), capture_output=True, text=True, timeout=600, env=environment()
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return previous
 
@@ -142,8 +169,9 @@ def test_kill_during_firmware_generation_keeps_the_previous_build(recovered: Pat
     assert (stages[0] / "parity.json").is_file()  # the kill landed after parity, i.e. in the firmware step
     assert fingerprint(recovered) == before
     assert_usable(recovered)
-    result = subprocess.run(build_command(small_data, recovered), capture_output=True, text=True, timeout=600,
-                            env=environment())
+    result = subprocess.run(
+        build_command(small_data, recovered), capture_output=True, text=True, timeout=600, env=environment()
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert leftovers(recovered) == []
     after = fingerprint(recovered)

@@ -65,13 +65,20 @@ def test_nicla_carries_the_documented_numbers():
     assert (b.mcu, b.core, b.clock_hz, b.fpu) == ("nRF52832", "Cortex-M4F", 64_000_000, True)
     assert (b.flash_bytes, b.ram_bytes) == (512 << 10, 64 << 10)
     assert (b.app_flash_bytes, b.app_ram_bytes) == (0x70000, 64_288)  # linker script; boards.txt data size
-    assert (b.fqbn, b.platform, b.sampler) == ("arduino:mbed_nicla:nicla_sense", "arduino:mbed_nicla",
-                                               "mbed-rtos-thread")
+    assert (b.fqbn, b.platform, b.sampler) == (
+        "arduino:mbed_nicla:nicla_sense",
+        "arduino:mbed_nicla",
+        "mbed-rtos-thread",
+    )
     assert b.imu is not None and b.tflm is not None
     assert (b.imu.driver, b.imu.chip, b.imu.object, b.imu.units, b.imu.range_g) == (
-        "bhy2", "BHI260AP", "BHY2", "g", 8.0)
-    assert [(lib.name, lib.version) for lib in b.libraries] == [
-        ("Arduino_BHY2", "1.0.7"), ("ArduinoBLE", "1.3.7")]
+        "bhy2",
+        "BHI260AP",
+        "BHY2",
+        "g",
+        8.0,
+    )
+    assert [(lib.name, lib.version) for lib in b.libraries] == [("Arduino_BHY2", "1.0.7"), ("ArduinoBLE", "1.3.7")]
     assert b.led.kind == "none" and "estimate" in b.reserved_source
 
 
@@ -98,8 +105,13 @@ def test_compact_fits_where_the_seed_does_not(compact):
     report = sketch_fit(tflite, contract, BOARD)
     assert report.fits, report.summary()
     assert report.flash_items["model"] == len(tflite) < 60_000
-    seed = fit_check(load_board(BOARD), SEED_TFLITE_BYTES, SEED_ARENA_BYTES,
-                     report.ram_items["edgekit"], report.flash_items["edgekit"])
+    seed = fit_check(
+        load_board(BOARD),
+        SEED_TFLITE_BYTES,
+        SEED_ARENA_BYTES,
+        report.ram_items["edgekit"],
+        report.flash_items["edgekit"],
+    )
     assert not seed.fits
 
 
@@ -119,8 +131,21 @@ def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path):
         compilers.append(("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-funsigned-char"]))
     for compiler, arch in compilers:
         for source in ("edgekit_app.cpp", "edgekit_har.ino"):
-            cmd = [compiler, "-std=gnu++14", *arch, *fw.STRICT, "-Wshadow", "-fsyntax-only", "-x", "c++",
-                   "-include", "Arduino.h", f"-I{fw.STUBS}", f"-I{sketch}", str(sketch / source)]
+            cmd = [
+                compiler,
+                "-std=gnu++14",
+                *arch,
+                *fw.STRICT,
+                "-Wshadow",
+                "-fsyntax-only",
+                "-x",
+                "c++",
+                "-include",
+                "Arduino.h",
+                f"-I{fw.STUBS}",
+                f"-I{sketch}",
+                str(sketch / source),
+            ]
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, (compiler, source, result.stderr)
 

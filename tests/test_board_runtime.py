@@ -33,8 +33,10 @@ from edgekit.runtime.toolchain import TARGETS
 from edgekit.runtime.tree import RuntimeTree
 from edgekit.runtimes import TFLMRunner, inspect_tflite, read_ops, tflm_op_outputs
 
-HEAP = re.compile(r"^(malloc|free|calloc|realloc|_malloc_r|_free_r|_calloc_r|_realloc_r|_sbrk|sbrk|"
-                  r"_Zn[wa][jm].*|_Zd[la]Pv.*)$")
+HEAP = re.compile(
+    r"^(malloc|free|calloc|realloc|_malloc_r|_free_r|_calloc_r|_realloc_r|_sbrk|sbrk|"
+    r"_Zn[wa][jm].*|_Zd[la]Pv.*)$"
+)
 
 
 def need(target: str) -> None:
@@ -100,8 +102,9 @@ def _archive(folder: Path, top: str) -> bytes:
 
 
 def test_download_once_into_the_cache_verified(vendor: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    archives = {f"/{c.repo.split('/')[1]}-{c.commit}.tar.gz": _archive(vendor / c.name, f"top-{c.commit}")
-                for c in COMPONENTS}
+    archives = {
+        f"/{c.repo.split('/')[1]}-{c.commit}.tar.gz": _archive(vendor / c.name, f"top-{c.commit}") for c in COMPONENTS
+    }
     archives["/ruy-d37128311b445e758136b8602d1bbd2a755e115d.tar.gz"] = _archive(vendor / "gemmlowp", "top")
     hits: list[str] = []
 
@@ -161,8 +164,12 @@ def test_tree_builds_as_an_arduino_sketch_folder_would(board_model: BoardModel, 
             if resolved in names:
                 continue
             # left as written only when no pinned source has it (system headers, inactive #if branches)
-            upstream = [vendor / "tflite-micro" / target.decode(), vendor / "flatbuffers" / "include" / target.decode(),
-                        vendor / "gemmlowp" / target.decode(), vendor / "CMSIS-NN" / "Include" / target.decode()]
+            upstream = [
+                vendor / "tflite-micro" / target.decode(),
+                vendor / "flatbuffers" / "include" / target.decode(),
+                vendor / "gemmlowp" / target.decode(),
+                vendor / "CMSIS-NN" / "Include" / target.decode(),
+            ]
             assert not any(p.is_file() for p in upstream), (name, target)
     assert b"struct WrappingArithmetic" in tree.files["tensorflow/lite/kernels/internal/common.h"]
     assert {k.registration for k in tree.kernels} >= {"Register_CONV_2D_INT8", "Register_FULLY_CONNECTED_INT8"}
@@ -216,8 +223,10 @@ def _perturbed(model: BoardModel) -> BoardModel:
     source = model.tree.files[name].decode()
     assert source.count("fc_params.output_offset = data.reference_op_data.output_zero_point;") >= 1
     files = dict(model.tree.files)
-    files[name] = source.replace("fc_params.output_offset = data.reference_op_data.output_zero_point;",
-                                 "fc_params.output_offset = data.reference_op_data.output_zero_point + 3;").encode()
+    files[name] = source.replace(
+        "fc_params.output_offset = data.reference_op_data.output_zero_point;",
+        "fc_params.output_offset = data.reference_op_data.output_zero_point + 3;",
+    ).encode()
     return BoardModel(RuntimeTree(files, model.tree.kernels, model.tree.sources), model.files, model.interface)
 
 
@@ -226,24 +235,31 @@ def test_gate_fails_and_names_the_op_when_the_board_runtime_diverges(board_model
     tflite = fixture_model.tflite
     desktop = TFLMRunner(tflite).run(windows)
     plan = BoardRungPlan(emulated="cortex-m4", windows=32, golden=(0, 1))
-    section = run_board_rungs(_perturbed(board_model), None, windows, desktop, read_ops(tflite), plan,
-                              lambda x: tflm_op_outputs(tflite, x))
+    section = run_board_rungs(
+        _perturbed(board_model), None, windows, desktop, read_ops(tflite), plan, lambda x: tflm_op_outputs(tflite, x)
+    )
     emulated = section["rungs"]["cortex-m4"]
     assert emulated["status"] == "ran" and emulated["windows"] == len(sample_indices(len(windows), 32, (0, 1)))
     assert emulated["windows_differ"] > 0 and emulated["max_step"] >= 1
     assert {d["op"] for d in emulated["first_divergence"]} == {"FULLY_CONNECTED"}
     report = _gated(section)
     assert not report["passed"] and not report["gates"]["board_cortex-m4"]["passed"]
-    with pytest.raises(GateFailed, match=r"emulated Cortex-M4 differs from desktop TFLM in \d+ of \d+ windows "
-                                         r"\(first at FULLY_CONNECTED\)"):
+    with pytest.raises(
+        GateFailed,
+        match=r"emulated Cortex-M4 differs from desktop TFLM in \d+ of \d+ windows "
+        r"\(first at FULLY_CONNECTED\)",
+    ):
         check_gates(report)
 
 
 def _gated(board_section: dict, require: bool = False) -> dict:
     """A minimal report around ``board_section`` with passing desktop rungs, gated."""
     pair = {"accuracy_drop_pp": 0.0, "int8_windows_differ": 0, "int8_max_step_diff": 0}
-    report = {"n_test": 1, "board": board_section,
-              "pairs": {"float->litert": pair, "float->tflm": pair, "litert->tflm": dict(pair, first_divergence=[])}}
+    report = {
+        "n_test": 1,
+        "board": board_section,
+        "pairs": {"float->litert": pair, "float->tflm": pair, "litert->tflm": dict(pair, first_divergence=[])},
+    }
     return apply_gates(report, 1.0, False, 1, require)
 
 
@@ -275,8 +291,12 @@ def compact_run(tmp_path_factory) -> Path:
 
 def test_parity_runs_both_board_rungs_on_the_compact_model(compact_run: Path):
     need("cortex-m4")
-    result = subprocess.run(["edgekit", "parity", str(compact_run), "--max-drop", "100", "--board-windows", "64"],
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        ["edgekit", "parity", str(compact_run), "--max-drop", "100", "--board-windows", "64"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stderr
     assert re.search(r"board runtime, host: 0 of \d+ windows differ from desktop TFLM", result.stdout)
     assert re.search(r"emulated Cortex-M4: 0 of 64 windows differ .* M instructions per inference", result.stdout)
@@ -284,8 +304,14 @@ def test_parity_runs_both_board_rungs_on_the_compact_model(compact_run: Path):
     rungs = report["board"]["rungs"]
     assert rungs["host"]["windows"] == report["n_test"] and rungs["host"]["windows_differ"] == 0
     assert rungs["cortex-m4"]["instructions"]["mean"] > 100_000
-    assert report["gates"]["board_cortex-m4"] == {"value": 0, "threshold": 0, "ran": True, "reason": None,
-                                                  "required": False, "passed": True}
+    assert report["gates"]["board_cortex-m4"] == {
+        "value": 0,
+        "threshold": 0,
+        "ran": True,
+        "reason": None,
+        "required": False,
+        "passed": True,
+    }
     assert report["board"]["runtime"]["sources"]["CMSIS-NN"].startswith("ARM-software/CMSIS-NN@4ab83cc")
     md = (compact_run / "parity.md").read_text()
     assert "## The board's own runtime" in md and "| emulated" not in md.split("## The board")[0]
@@ -314,15 +340,20 @@ def test_the_sketch_ships_the_tree_the_rung_compiled(board_model, fixture_model,
     from edgekit.firmware import generate_firmware
 
     sketch = generate_firmware(fixture_model.tflite, fixture_model.contract, "nicla-sense", tmp_path)
-    shipped = {p.relative_to(sketch / "src" / "tflm").as_posix(): p.read_bytes()
-               for p in (sketch / "src" / "tflm").rglob("*") if p.is_file()}
+    shipped = {
+        p.relative_to(sketch / "src" / "tflm").as_posix(): p.read_bytes()
+        for p in (sketch / "src" / "tflm").rglob("*")
+        if p.is_file()
+    }
     assert shipped == board_model.tree.files
     for name, data in board_model.files.items():
         assert (sketch / name).read_bytes() == data
     manifest = json.loads((sketch / "edgekit_sketch.json").read_text())
     assert manifest["runtime"]["tree_sha256"] == board_model.tree.sha256
-    assert hashlib.sha256((sketch / "edgekit_model.cpp").read_bytes()).hexdigest() == \
-        manifest["files"]["edgekit_model.cpp"]
+    assert (
+        hashlib.sha256((sketch / "edgekit_model.cpp").read_bytes()).hexdigest()
+        == manifest["files"]["edgekit_model.cpp"]
+    )
     assert replace(board_model.interface).ops == tuple(sorted(set(read_ops(fixture_model.tflite))))
 
 
@@ -337,8 +368,11 @@ def test_hot_kernels_follow_the_board(board_model, fixture_model, tmp_path: Path
     assert b"#pragma GCC optimize" not in (small / conv).read_bytes()
     assert b"#pragma GCC optimize" not in (fast / "src/tflm/tensorflow/lite/micro/micro_interpreter.cpp").read_bytes()
     o2 = model_sources(fixture_model.tflite, board_model.interface, locate_sources(), op_methods(), "O2")
-    shipped = {p.relative_to(fast / "src" / "tflm").as_posix(): p.read_bytes()
-               for p in (fast / "src" / "tflm").rglob("*") if p.is_file()}
+    shipped = {
+        p.relative_to(fast / "src" / "tflm").as_posix(): p.read_bytes()
+        for p in (fast / "src" / "tflm").rglob("*")
+        if p.is_file()
+    }
     assert shipped == o2.tree.files
 
 

@@ -39,7 +39,11 @@ def test_nano33_carries_the_documented_numbers():
     assert b.tflm is not None and b.tflm.emulator == "cortex-m4"  # the runtime ships in the sketch, not a library
     assert b.imu is not None
     assert (b.imu.chip, b.imu.library.name, b.imu.library.header, b.imu.object) == (
-        "LSM9DS1", "Arduino_LSM9DS1", "Arduino_LSM9DS1.h", "IMU")
+        "LSM9DS1",
+        "Arduino_LSM9DS1",
+        "Arduino_LSM9DS1.h",
+        "IMU",
+    )
     assert (b.imu.units, b.imu.range_g, b.imu.native_rate_hz) == ("g", 4.0, 119.0)
     assert b.imu.axis_map == ("-y", "x", "z")
     assert "USB connector pointing up" in b.imu.mounting
@@ -52,7 +56,10 @@ def test_nano33_carries_the_documented_numbers():
 def test_other_boards():
     rev2 = load_board("nano33-rev2")
     assert rev2.imu is not None and (rev2.imu.chip, rev2.imu.library.name, rev2.imu.native_rate_hz) == (
-        "BMI270", "Arduino_BMI270_BMM150", 100.0)
+        "BMI270",
+        "Arduino_BMI270_BMM150",
+        100.0,
+    )
     assert rev2.fqbn == "arduino:mbed_nano:nano33ble"
     rp = load_board("nano-rp2040")
     assert (rp.mcu, rp.core, rp.clock_hz) == ("RP2040", "Cortex-M0+", 133_000_000)
@@ -99,17 +106,17 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ('app_flash = "960 KiB"', 'app_flash = "960"', r"memory\.app_flash: '960' is not a size"),
         ('app_ram = "256 KiB"', 'app_ram = "0.5 B"', r"memory\.app_ram: .* not a whole positive number of bytes"),
         ('native_rate = "119 Hz"', 'native_rate = "119 g"', r"imu\.native_rate: unknown unit 'g'"),
-        ('fpu = true', 'fpu = "yes"', r"mcu\.fpu: must be true or false"),
+        ("fpu = true", 'fpu = "yes"', r"mcu\.fpu: must be true or false"),
         ('fqbn = "arduino:mbed_nano:nano33ble"', 'fqbn = "nano33ble"', r"arduino\.fqbn: 'nano33ble' has characters"),
         ('axis_map = ["-y", "x", "z"]', 'axis_map = ["-y", "y", "z"]', r"imu\.axis_map .*exactly once"),
         ('axis_map = ["-y", "x", "z"]', 'axis_map = "-y,x,z"', r"imu\.axis_map: must be a list"),
         ('units = "g"', 'units = "mg"', r"imu\.units: 'mg' is not one of g, m/s\^2"),
         ('pins = ["LEDR", "LEDG", "LEDB"]', 'pins = ["LEDR"]', r"led\.pins: a 'rgb' LED needs 3 pins"),
-        ('[mcu]\n', '[mcu]\nvoltage = "3.3 V"\n', r"mcu\.voltage: unknown key; allowed keys here: clock, core"),
-        ('flash = "224 KiB"\n', '', r"reserved\.flash: missing; add it to the board file"),
-        ('title = ', 'titel = ', r"titel: unknown key"),
+        ("[mcu]\n", '[mcu]\nvoltage = "3.3 V"\n', r"mcu\.voltage: unknown key; allowed keys here: clock, core"),
+        ('flash = "224 KiB"\n', "", r"reserved\.flash: missing; add it to the board file"),
+        ("title = ", "titel = ", r"titel: unknown key"),
         ('flash = "224 KiB"', 'flash = "2 MiB"', r"reserved\.flash: leaves no flash for a model"),
-        ('[platformio]', '[platformio', r"not valid TOML"),
+        ("[platformio]", "[platformio", r"not valid TOML"),
     ],
 )
 def test_bad_board_files_name_file_and_key(tmp_path: Path, old: str, new: str, message: str):
@@ -122,8 +129,14 @@ def test_bad_board_files_name_file_and_key(tmp_path: Path, old: str, new: str, m
 
 @pytest.mark.parametrize(
     "stem",
-    ["nano33\n#include <stdlib.h>\n#define setup() system(\"id\")", "nano33 (copy)", "Nano33", "my#board",
-     "x" * 41, "-nano33"],
+    [
+        'nano33\n#include <stdlib.h>\n#define setup() system("id")',
+        "nano33 (copy)",
+        "Nano33",
+        "my#board",
+        "x" * 41,
+        "-nano33",
+    ],
 )
 def test_a_board_file_name_that_cannot_be_a_profile_is_refused(tmp_path: Path, stem: str):
     """The stem becomes the sketch.yaml profile, [env:...] and C++ comments: it is checked like a --board name."""
@@ -142,11 +155,12 @@ def test_a_board_file_name_that_cannot_be_a_profile_is_refused(tmp_path: Path, s
         ('title = "Arduino Nano 33 BLE Sense (Rev1)"', 'title = "Nano | `x` <b>"', "title"),
         ('part = "nRF52840"', 'part = "nRF*/52840"', "mcu.part"),
         ('core = "Cortex-M4F"', 'core = "Cortex#M4F"', "mcu.core"),
-        ("mounting = \"Board upright", "mounting = \"[click](http://x) Board upright", "imu.mounting"),
+        ('mounting = "Board upright', 'mounting = "[click](http://x) Board upright', "imu.mounting"),
     ],
 )
-def test_board_texts_that_would_break_out_of_a_comment_or_table_are_refused(tmp_path: Path, old: str, new: str,
-                                                                          key: str):
+def test_board_texts_that_would_break_out_of_a_comment_or_table_are_refused(
+    tmp_path: Path, old: str, new: str, key: str
+):
     """Titles and notes land in C++ // comments (a trailing backslash continues them), YAML and Markdown."""
     with pytest.raises(EdgekitError, match=rf"{re.escape(key)}: .* cannot go into the sketch \(.+\); remove them"):
         load_board(_broken(tmp_path, old, new))
@@ -156,10 +170,25 @@ def test_cli_capture_flash_refuses_a_board_file_named_like_code(tmp_path: Path):
     """The reported attack: the stem reached capture.ino; now the CLI stops at load with exit 2 and one line."""
     from edgekit.cli import main
 
-    path = tmp_path / "nano33\n#include <stdlib.h>\n#define setup() system(\"touch pwned\").toml"
+    path = tmp_path / 'nano33\n#include <stdlib.h>\n#define setup() system("touch pwned").toml'
     path.write_text((boards_dir() / "nano33.toml").read_text())
-    result = CliRunner().invoke(main, ["capture", "--board", str(path), "--flash", "--port", "/dev/null-edgekit",
-                                       "--user", "1", "--activity", "Walking", "--out", str(tmp_path / "me.txt")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "capture",
+            "--board",
+            str(path),
+            "--flash",
+            "--port",
+            "/dev/null-edgekit",
+            "--user",
+            "1",
+            "--activity",
+            "Walking",
+            "--out",
+            str(tmp_path / "me.txt"),
+        ],
+    )
     assert result.exit_code == 2, (result.output, result.exception)
     assert len(result.stderr.splitlines()) == 1 and "is not a board name" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
@@ -167,8 +196,12 @@ def test_cli_capture_flash_refuses_a_board_file_named_like_code(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("-y,x,z", ("-y", "x", "z")), (" x , y , z ", ("x", "y", "z")), ("+z,-x,y", ("z", "-x", "y")),
-     (["-y", "x", "z"], ("-y", "x", "z"))],
+    [
+        ("-y,x,z", ("-y", "x", "z")),
+        (" x , y , z ", ("x", "y", "z")),
+        ("+z,-x,y", ("z", "-x", "y")),
+        (["-y", "x", "z"], ("-y", "x", "z")),
+    ],
 )
 def test_parse_axis_map(text, expected):
     assert parse_axis_map(text) == expected
@@ -176,8 +209,14 @@ def test_parse_axis_map(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("x,y", "needs 3"), ("x,y,z,x", "needs 3"), ("x,x,z", "exactly once"), ("w,y,z", "'w' is not x, y or z"),
-     ("--x,y,z", "'--x'"), ("", "needs 3")],
+    [
+        ("x,y", "needs 3"),
+        ("x,y,z,x", "needs 3"),
+        ("x,x,z", "exactly once"),
+        ("w,y,z", "'w' is not x, y or z"),
+        ("--x,y,z", "'--x'"),
+        ("", "needs 3"),
+    ],
 )
 def test_parse_axis_map_rejects(text, message):
     with pytest.raises(EdgekitError, match=message):
@@ -194,8 +233,9 @@ def test_every_signed_permutation_parses_and_maps_back():
 
 
 def test_seed_model_fits_the_nano33_with_percentages():
-    report = fit_check(load_board("nano33"), SEED_TFLITE_BYTES, SEED_ARENA_BYTES, extra_ram_bytes=3000,
-                       extra_flash_bytes=12_000)
+    report = fit_check(
+        load_board("nano33"), SEED_TFLITE_BYTES, SEED_ARENA_BYTES, extra_ram_bytes=3000, extra_flash_bytes=12_000
+    )
     assert report.fits
     assert report.flash_used == 229_376 + SEED_TFLITE_BYTES + 12_000
     assert report.ram_used == 65_536 + SEED_ARENA_BYTES + 3000

@@ -102,8 +102,15 @@ def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path,
     """Seed model, 3 epochs on the real WISDM windows (users 29-36 held out), calibrated on the real
     watch recording, through every gate with the defaults (drop <= 1 pp, LiteRT vs TFLM within 1 step)."""
     out = tmp_path / "wisdm"
-    summary = build_run("nano33", wisdm_windows, out, TrainConfig(epochs=3, min_epochs=1, patience=2), seed=0,
-                        norm_from=wisdm_raw, selftest=4)
+    summary = build_run(
+        "nano33",
+        wisdm_windows,
+        out,
+        TrainConfig(epochs=3, min_epochs=1, patience=2),
+        seed=0,
+        norm_from=wisdm_raw,
+        selftest=4,
+    )
     report = json.loads((out / "parity.json").read_text())
     print("WISDM build:", json.dumps(summary, sort_keys=True))
     assert report["test_users"] == list(range(29, 37)) and report["n_test"] == 3500

@@ -143,7 +143,10 @@ def test_errors_in_a_real_process_are_one_line(tmp_path: Path):
     """What a user's terminal shows: no traceback, one line on stderr, nothing on stdout, exit 2."""
     proc = subprocess.run(
         [sys.executable, "-m", "edgekit", "report", str(tmp_path / "missing")],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert proc.stdout == ""

@@ -12,8 +12,16 @@ from edgekit.profile import profile_model
 
 # What TFLM runs with int8 kernels and the firmware registers; SHAPE/STRIDED_SLICE/PACK would mean
 # a dynamic batch crept back in.
-TFLM_INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "FULLY_CONNECTED",
-                 "RESHAPE", "SOFTMAX"}
+TFLM_INT8_OPS = {
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "MAX_POOL_2D",
+    "AVERAGE_POOL_2D",
+    "MEAN",
+    "FULLY_CONNECTED",
+    "RESHAPE",
+    "SOFTMAX",
+}
 # Seed float test accuracy on the real WISDM windows (users 29-36 held out, seed 0, default TrainConfig with
 # EMA weights), measured by bench/models.py; the compact model may lose 1 pp. Training the seed here would take
 # minutes, so re-measure this number whenever train.py's defaults change.

@@ -41,19 +41,49 @@ def in_process(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from edgekit.train import TrainConfig
 
     out = tmp_path_factory.mktemp("det-a") / "run"
-    config = TrainConfig(epochs=SETTINGS["epochs"], min_epochs=SETTINGS["min_epochs"],
-                         batch_size=SETTINGS["batch_size"])
-    build_run("nano33", data, out, config, seed=SEED, selftest=3, representative=SETTINGS["representative"],
-              max_drop_pp=100.0, require_bit_exact=False, max_int8_step=255)
+    config = TrainConfig(
+        epochs=SETTINGS["epochs"], min_epochs=SETTINGS["min_epochs"], batch_size=SETTINGS["batch_size"]
+    )
+    build_run(
+        "nano33",
+        data,
+        out,
+        config,
+        seed=SEED,
+        selftest=3,
+        representative=SETTINGS["representative"],
+        max_drop_pp=100.0,
+        require_bit_exact=False,
+        max_int8_step=255,
+    )
     return out
 
 
 @pytest.fixture(scope="module")
 def fresh_process(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("det-b") / "elsewhere"
-    command = [sys.executable, "-m", "edgekit", "--quiet", "build", "--board", "nano33", "--data", str(data),
-               "--seed", str(SEED), "--selftest", "3", "--max-drop", "100", "--max-int8-step", "255", "--out", str(out),
-               *(f"--{key.replace('_', '-')}={value}" for key, value in SETTINGS.items())]
+    command = [
+        sys.executable,
+        "-m",
+        "edgekit",
+        "--quiet",
+        "build",
+        "--board",
+        "nano33",
+        "--data",
+        str(data),
+        "--seed",
+        str(SEED),
+        "--selftest",
+        "3",
+        "--max-drop",
+        "100",
+        "--max-int8-step",
+        "255",
+        "--out",
+        str(out),
+        *(f"--{key.replace('_', '-')}={value}" for key, value in SETTINGS.items()),
+    ]
     env = dict(os.environ, PYTHONHASHSEED="12345", TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]

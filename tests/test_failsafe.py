@@ -35,11 +35,20 @@ HARNESS = HERE / "failsafe_harness"
 STRICT = ["-Wall", "-Wextra", "-Werror"]
 ARM = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 # the Arduino mbed core's flags that matter here (it builds with -Os, like most Arduino cores)
-ARM_CXX = ["-std=gnu++14", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics", "-Os",
-           "-ffunction-sections", "-fdata-sections"]
+ARM_CXX = [
+    "-std=gnu++14",
+    "-fno-exceptions",
+    "-fno-rtti",
+    "-fno-threadsafe-statics",
+    "-Os",
+    "-ffunction-sections",
+    "-fdata-sections",
+]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-HEAP = re.compile(r"^(malloc|free|calloc|realloc|_malloc_r|_free_r|_calloc_r|_realloc_r|_sbrk|sbrk|"
-                  r"_Zn[wa][jm].*|_Zd[la]Pv.*|__cxa_allocate_exception)$")
+HEAP = re.compile(
+    r"^(malloc|free|calloc|realloc|_malloc_r|_free_r|_calloc_r|_realloc_r|_sbrk|sbrk|"
+    r"_Zn[wa][jm].*|_Zd[la]Pv.*|__cxa_allocate_exception)$"
+)
 # Bounds (bytes) for one frame: the pipeline does arithmetic on a few floats; the app's functions hold a
 # sample or a few counters. Generous against compiler changes, far below any sensible stack.
 PIPELINE_FRAME_MAX = 64
@@ -67,8 +76,13 @@ def sketch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     model = build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model")
     windows = reference_int8_windows(model.stream, model.contract, model.segments)[:3]
-    generated = generate_firmware(model.tflite, model.contract, "nano33", tmp_path_factory.mktemp("failsafe"),
-                                  selftest=make_selftest(model.tflite, windows))
+    generated = generate_firmware(
+        model.tflite,
+        model.contract,
+        "nano33",
+        tmp_path_factory.mktemp("failsafe"),
+        selftest=make_selftest(model.tflite, windows),
+    )
     return stub_runtime_copy(generated, tmp_path_factory.mktemp("failsafe-stubbed"))
 
 
@@ -113,16 +127,36 @@ def parse_su(path: Path) -> list[tuple[str, int, str]]:
 def arm_objects(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("failsafe-arm")
     for source, extra in app_sources(sketch):
-        run(["arm-none-eabi-g++", *ARM, *ARM_CXX, *STRICT, "-fstack-usage", f"-I{HARNESS}", f"-I{STUBS}", *extra,
-             "-c", str(source), "-o", str(out / f"{source.name}.o")], cwd=out)
+        run(
+            [
+                "arm-none-eabi-g++",
+                *ARM,
+                *ARM_CXX,
+                *STRICT,
+                "-fstack-usage",
+                f"-I{HARNESS}",
+                f"-I{STUBS}",
+                *extra,
+                "-c",
+                str(source),
+                "-o",
+                str(out / f"{source.name}.o"),
+            ],
+            cwd=out,
+        )
     return out
 
 
 @needs_arm
 def test_generated_app_references_no_allocator(arm_objects: Path):
     objects = sorted(arm_objects.glob("*.o"))
-    assert {o.name for o in objects} == {"edgekit_app.cpp.o", "edgekit_har.ino.o", "model_data.cpp.o",
-                                         "selftest_data.cpp.o", "edgekit_model.cpp.o"}
+    assert {o.name for o in objects} == {
+        "edgekit_app.cpp.o",
+        "edgekit_har.ino.o",
+        "model_data.cpp.o",
+        "selftest_data.cpp.o",
+        "edgekit_model.cpp.o",
+    }
     for obj in objects:
         symbols = run(["arm-none-eabi-nm", "-u", str(obj)])
         names = [line.split()[-1] for line in symbols.stdout.splitlines() if line.strip()]
@@ -146,8 +180,21 @@ def test_app_stack_frames_are_static_and_small(arm_objects: Path):
 
 @needs_arm
 def test_pipeline_stack_usage_is_bounded(sketch: Path, tmp_path: Path):
-    run(["arm-none-eabi-g++", *ARM, *ARM_CXX, *STRICT, "-fstack-usage", f"-I{sketch}", "-c",
-         str(HARNESS / "pipeline_probe.cc"), "-o", str(tmp_path / "pipeline_probe.o")], cwd=tmp_path)
+    run(
+        [
+            "arm-none-eabi-g++",
+            *ARM,
+            *ARM_CXX,
+            *STRICT,
+            "-fstack-usage",
+            f"-I{sketch}",
+            "-c",
+            str(HARNESS / "pipeline_probe.cc"),
+            "-o",
+            str(tmp_path / "pipeline_probe.o"),
+        ],
+        cwd=tmp_path,
+    )
     rows = [r for r in parse_su(tmp_path / "pipeline_probe.su") if "probe_" in r[0]]
     print("\nhar_pipeline.h on Cortex-M4F (-Os), stack per entry point:")
     for function, size, qualifier in rows:
@@ -163,8 +210,22 @@ def test_pipeline_stack_usage_is_bounded(sketch: Path, tmp_path: Path):
 @needs_gxx
 def test_pipeline_edges_stay_in_bounds_under_asan_and_ubsan(sketch: Path, tmp_path: Path):
     binary = tmp_path / "edges"
-    run(["g++", "-std=c++14", *STRICT, "-Wshadow", "-Wconversion", "-O1", "-g", *SANITIZE, f"-I{sketch}",
-         str(HARNESS / "pipeline_edges.cc"), "-o", str(binary)])
+    run(
+        [
+            "g++",
+            "-std=c++14",
+            *STRICT,
+            "-Wshadow",
+            "-Wconversion",
+            "-O1",
+            "-g",
+            *SANITIZE,
+            f"-I{sketch}",
+            str(HARNESS / "pipeline_edges.cc"),
+            "-o",
+            str(binary),
+        ]
+    )
     result = run([str(binary)])
     assert re.fullmatch(r"ok \d+\n", result.stdout), result.stdout
     assert int(result.stdout.split()[1]) > 1000  # every check ran (the window grids alone make ~1500)

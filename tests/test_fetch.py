@@ -302,8 +302,11 @@ def test_endless_download_is_cut_off_at_the_size_cap(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/endless.tar.gz"
-        with pytest.raises(EdgekitError, match=r"endless\.tar\.gz: the server sent more than 2,097,152 bytes, over "
-                                               r"the 2,097,152-byte limit .* not the WISDM archive"):
+        with pytest.raises(
+            EdgekitError,
+            match=r"endless\.tar\.gz: the server sent more than 2,097,152 bytes, over "
+            r"the 2,097,152-byte limit .* not the WISDM archive",
+        ):
             fetch_wisdm(cache, url=url, expected_counts=COUNTS, tolerance=0, max_bytes=2 << 20)
     finally:
         httpd.shutdown()
@@ -348,8 +351,14 @@ def _fetch_with_file_size_limit(cache: Path, url: str, limit: int) -> subprocess
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     cmd = [sys.executable, "-m", "edgekit", "data", "fetch", "--cache-dir", str(cache), "--url", url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, preexec_fn=limit_files,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_files,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")

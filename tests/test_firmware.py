@@ -195,8 +195,14 @@ def real_wisdm_user(path: Path, max_samples: int = 30_000) -> tuple[np.ndarray, 
                 continue
             activities.append(parts[1])
     t = np.asarray(stamps, dtype=np.int64)
-    breaks = np.flatnonzero((np.diff(t) > 1_000_000_000) | (np.diff(t) < 0)
-                            | (np.asarray(activities[1:]) != np.asarray(activities[:-1]))) + 1
+    breaks = (
+        np.flatnonzero(
+            (np.diff(t) > 1_000_000_000)
+            | (np.diff(t) < 0)
+            | (np.asarray(activities[1:]) != np.asarray(activities[:-1]))
+        )
+        + 1
+    )
     bounds = np.concatenate(([0], breaks, [len(rows)]))
     return np.asarray(rows, dtype=np.float32), np.diff(bounds).tolist()
 
@@ -234,9 +240,22 @@ def host_harness(sketch, tmp_path_factory) -> list[str]:
 def test_sketch_folder_has_every_file(sketch: Path):
     names = {p.name for p in sketch.iterdir()}
     assert names == {
-        "edgekit_har.ino", "edgekit_app.cpp", "edgekit_app.h", "har_pipeline.h", "edgekit_config.h",
-        "model_data.h", "model_data.cpp", "selftest_data.h", "selftest_data.cpp", "sketch.yaml",
-        "platformio.ini", "README.md", SKETCH_MANIFEST, "edgekit_model.h", "edgekit_model.cpp", "src",
+        "edgekit_har.ino",
+        "edgekit_app.cpp",
+        "edgekit_app.h",
+        "har_pipeline.h",
+        "edgekit_config.h",
+        "model_data.h",
+        "model_data.cpp",
+        "selftest_data.h",
+        "selftest_data.cpp",
+        "sketch.yaml",
+        "platformio.ini",
+        "README.md",
+        SKETCH_MANIFEST,
+        "edgekit_model.h",
+        "edgekit_model.cpp",
+        "src",
     }
     runtime = sorted(p.relative_to(sketch).as_posix() for p in (sketch / "src").rglob("*") if p.is_file())
     assert "src/tflm/tensorflow/lite/micro/micro_interpreter.cpp" in runtime
@@ -298,8 +317,9 @@ def test_generation_is_deterministic_and_replaces_its_own_sketch(test_model, sel
 
 
 def test_axis_map_override_and_other_boards(test_model, tmp_path: Path):
-    sketch = generate_firmware(test_model.tflite, test_model.contract, "nano33-rev2", tmp_path, axis_map="x,-z,y",
-                               sketch_name="rev2")
+    sketch = generate_firmware(
+        test_model.tflite, test_model.contract, "nano33-rev2", tmp_path, axis_map="x,-z,y", sketch_name="rev2"
+    )
     assert (sketch / "rev2.ino").is_file()
     config = (sketch / "edgekit_config.h").read_text()
     assert "{0, false},  // model x <- x" in config and "{2, true},  // model y <- -z" in config
@@ -377,8 +397,17 @@ def test_fit_and_arena_numbers(test_model, selftest):
 @needs_gxx
 def test_generated_headers_are_strict_cxx14(sketch: Path):
     for name in ("har_pipeline.h", "edgekit_config.h", "model_data.h", "selftest_data.h", "edgekit_app.h"):
-        cmd = ["g++", "-std=c++14", *STRICT, "-Wpedantic", "-fsyntax-only", "-x", "c++", f"-I{sketch}",
-               str(sketch / name)]
+        cmd = [
+            "g++",
+            "-std=c++14",
+            *STRICT,
+            "-Wpedantic",
+            "-fsyntax-only",
+            "-x",
+            "c++",
+            f"-I{sketch}",
+            str(sketch / name),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, (name, result.stderr)
     for name in ("model_data.cpp", "selftest_data.cpp"):
@@ -389,22 +418,36 @@ def test_generated_headers_are_strict_cxx14(sketch: Path):
 
 @needs_gxx
 @pytest.mark.parametrize("board", ["nano33", "nano33-rev2", "nano-rp2040", "nicla-sense"])
-def test_sketch_code_compiles_with_only_the_core_on_the_include_path(test_model, selftest, tmp_path: Path,
-                                                                    board: str):
+def test_sketch_code_compiles_with_only_the_core_on_the_include_path(test_model, selftest, tmp_path: Path, board: str):
     """Every file edgekit writes into the sketch root, as arduino-cli builds it: gnu++14, the include path
     holding only the core/variant/IMU library (declaration stubs here) - no -I for the sketch or its src/tflm,
     which the files reach by relative includes - and the board's code-generation flags."""
     sketch = generate_firmware(test_model.tflite, test_model.contract, board, tmp_path, selftest=selftest)
     compilers = [("g++", [])]
     if shutil.which("arm-none-eabi-g++"):
-        cpu = ["-mcpu=cortex-m0plus"] if board == "nano-rp2040" else ["-mcpu=cortex-m4", "-mfloat-abi=softfp",
-                                                                     "-mfpu=fpv4-sp-d16"]
+        cpu = (
+            ["-mcpu=cortex-m0plus"]
+            if board == "nano-rp2040"
+            else ["-mcpu=cortex-m4", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16"]
+        )
         compilers.append(("arm-none-eabi-g++", [*cpu, "-mthumb", "-Os"]))
     sources = ["edgekit_app.cpp", "edgekit_model.cpp", "model_data.cpp", "selftest_data.cpp", "edgekit_har.ino"]
     for compiler, arch in compilers:
         for source in sources:
-            cmd = [compiler, "-std=gnu++14", *arch, *STRICT, "-Wshadow", "-fsyntax-only", "-x", "c++",
-                   "-include", "Arduino.h", f"-I{STUBS}", str(sketch / source)]
+            cmd = [
+                compiler,
+                "-std=gnu++14",
+                *arch,
+                *STRICT,
+                "-Wshadow",
+                "-fsyntax-only",
+                "-x",
+                "c++",
+                "-include",
+                "Arduino.h",
+                f"-I{STUBS}",
+                str(sketch / source),
+            ]
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, (compiler, source, result.stderr)
 
@@ -453,8 +496,9 @@ def test_host_prediction_equals_tflm_argmax_and_dequantised_score(host_harness, 
     quant = test_model.contract.quant
     np.testing.assert_array_equal(got["index"], scores.argmax(axis=1))
     best = scores[np.arange(len(scores)), scores.argmax(axis=1)]
-    np.testing.assert_array_equal(got["confidence"], np.clip(dequantize(best, quant.output_scale,
-                                                                         quant.output_zero_point), 0, 1))
+    np.testing.assert_array_equal(
+        got["confidence"], np.clip(dequantize(best, quant.output_scale, quant.output_zero_point), 0, 1)
+    )
 
 
 def test_host_quantize_matches_runtimes_rule_on_ties_and_extremes(host_harness, test_model, tmp_path: Path):

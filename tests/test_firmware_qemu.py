@@ -77,14 +77,38 @@ def build_arm_harness(sketch: Path, build: Path) -> Path:
         _run(["arm-none-eabi-g++", *CXX, *COMMON, f"-I{sketch}", f"-I{h}", "-c", str(source), "-o", str(obj)])
         objects.append(obj)
     elf = build / "harness.elf"
-    _run(["arm-none-eabi-g++", *CPU, "-nostartfiles", "-T", str(h / "cm4.ld"), "-Wl,--gc-sections",
-          f"-Wl,-Map,{build / 'harness.map'}", *map(str, objects), "-lc", "-lgcc", "-o", str(elf)])
+    _run(
+        [
+            "arm-none-eabi-g++",
+            *CPU,
+            "-nostartfiles",
+            "-T",
+            str(h / "cm4.ld"),
+            "-Wl,--gc-sections",
+            f"-Wl,-Map,{build / 'harness.map'}",
+            *map(str, objects),
+            "-lc",
+            "-lgcc",
+            "-o",
+            str(elf),
+        ]
+    )
     return elf
 
 
 def qemu_command(elf: Path) -> list[str]:
-    return ["qemu-system-arm", "-machine", "mps2-an386", "-nographic", "-monitor", "none",
-            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+    return [
+        "qemu-system-arm",
+        "-machine",
+        "mps2-an386",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+        str(elf),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +144,18 @@ def test_sections_fit_and_no_heap_is_linked(elf: Path, test_model):
 
 
 def test_qemu_model_bytes_are_the_tflite(elf: Path, test_model, tmp_path: Path):
-    out = helpers.run_harness(qemu_command(elf), helpers.simple_payload(helpers.MODE_MODEL), tmp_path,
-                              timeout=QEMU_TIMEOUT_S)
+    out = helpers.run_harness(
+        qemu_command(elf), helpers.simple_payload(helpers.MODE_MODEL), tmp_path, timeout=QEMU_TIMEOUT_S
+    )
     assert out[:-4] == test_model.tflite
     assert int.from_bytes(out[-4:], "little") == 0  # alignas(16) honoured by the ARM toolchain
 
 
 def test_qemu_windows_equal_python_windows(elf: Path, test_model, tmp_path: Path):
     board, ms2 = helpers.imu_stream(test_model, ("-y", "x", "z"))
-    out = helpers.run_harness(qemu_command(elf), helpers.windows_payload(board, test_model.segments), tmp_path,
-                              timeout=QEMU_TIMEOUT_S)
+    out = helpers.run_harness(
+        qemu_command(elf), helpers.windows_payload(board, test_model.segments), tmp_path, timeout=QEMU_TIMEOUT_S
+    )
     got = np.frombuffer(out, dtype=np.int8).reshape(-1, test_model.contract.n_features)
     want = reference_int8_windows(ms2, test_model.contract, test_model.segments)
     assert len(want) >= 40
@@ -141,8 +167,9 @@ def test_qemu_windows_equal_python_windows_on_real_wisdm(elf: Path, test_model, 
     xyz, segments = helpers.real_wisdm_user(Path(os.environ["EDGEKIT_WISDM_RAW"]))
     board = model_to_board_axes(xyz, ("-y", "x", "z"), "g")
     ms2 = board_to_model_axes(board, ("-y", "x", "z"), "g")
-    out = helpers.run_harness(qemu_command(elf), helpers.windows_payload(board, segments), tmp_path,
-                              timeout=QEMU_TIMEOUT_S)
+    out = helpers.run_harness(
+        qemu_command(elf), helpers.windows_payload(board, segments), tmp_path, timeout=QEMU_TIMEOUT_S
+    )
     got = np.frombuffer(out, dtype=np.int8).reshape(-1, test_model.contract.n_features)
     np.testing.assert_array_equal(got, reference_int8_windows(ms2, test_model.contract, segments))
 
@@ -152,15 +179,18 @@ def test_qemu_quantize_and_predict_match_python(elf: Path, test_model, tmp_path:
 
     quant = test_model.contract.quant
     values = helpers.tie_and_edge_values(quant.input_scale)
-    out = helpers.run_harness(qemu_command(elf), helpers.simple_payload(helpers.MODE_QUANTIZE, values),
-                              tmp_path / "q", timeout=QEMU_TIMEOUT_S)
+    out = helpers.run_harness(
+        qemu_command(elf), helpers.simple_payload(helpers.MODE_QUANTIZE, values), tmp_path / "q", timeout=QEMU_TIMEOUT_S
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         want = quantize_input(values, quant.input_scale, quant.input_zero_point)
     np.testing.assert_array_equal(np.frombuffer(out, np.int8), want)
     scores = TFLMRunner(test_model.tflite).run(
-        reference_int8_windows(test_model.stream, test_model.contract, test_model.segments))
-    out = helpers.run_harness(qemu_command(elf), helpers.simple_payload(helpers.MODE_PREDICT, scores),
-                              tmp_path / "p", timeout=QEMU_TIMEOUT_S)
+        reference_int8_windows(test_model.stream, test_model.contract, test_model.segments)
+    )
+    out = helpers.run_harness(
+        qemu_command(elf), helpers.simple_payload(helpers.MODE_PREDICT, scores), tmp_path / "p", timeout=QEMU_TIMEOUT_S
+    )
     got = np.frombuffer(out, dtype=[("index", "<i4"), ("confidence", "<f4")])
     np.testing.assert_array_equal(got["index"], scores.argmax(axis=1))
     best = scores[np.arange(len(scores)), scores.argmax(axis=1)]
@@ -168,14 +198,16 @@ def test_qemu_quantize_and_predict_match_python(elf: Path, test_model, tmp_path:
 
 
 def test_qemu_sample_queue(elf: Path, tmp_path: Path):
-    out = helpers.run_harness(qemu_command(elf), helpers.simple_payload(helpers.MODE_QUEUE), tmp_path,
-                              timeout=QEMU_TIMEOUT_S)
+    out = helpers.run_harness(
+        qemu_command(elf), helpers.simple_payload(helpers.MODE_QUEUE), tmp_path, timeout=QEMU_TIMEOUT_S
+    )
     assert np.frombuffer(out, "<u4").tolist() == [8, 9, 0, 10, 0, 1, 2, 3, 4, 5, 6, 7, 100, 101]
 
 
 def test_qemu_reports_a_bad_input_file(elf: Path, tmp_path: Path):
     (tmp_path / "harness_in.bin").write_bytes(b"nope")
-    result = subprocess.run(qemu_command(elf), cwd=tmp_path, capture_output=True, timeout=QEMU_TIMEOUT_S,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        qemu_command(elf), cwd=tmp_path, capture_output=True, timeout=QEMU_TIMEOUT_S, stdin=subprocess.DEVNULL
+    )
     assert result.returncode == 1
     assert b"bad or truncated harness_in.bin" in result.stdout + result.stderr

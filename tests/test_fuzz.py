@@ -90,12 +90,54 @@ GOOD_LINES = [
     b"12,Upstairs,-5,1e-3,2E1,-0.0;,",
 ]
 TOKENS = [
-    b"", b" ", b"NaN", b"nan", b"-inf", b"Infinity", b"1e400", b"-1e400", b"9" * 30, b"1" * 400, b"1e4",
-    b"10000.0001", b"0x10", b"1_000", b"+5", b"--5", b"1.2.3", b".", b"e", b"\xd9\xa1\xd9\xa2",  # Arabic-Indic 12
-    b"Walking", b"\"Walking\"", b"#", b"9223372036854775808", b"-9223372036854775809", b"1e5", b"1.0",
+    b"",
+    b" ",
+    b"NaN",
+    b"nan",
+    b"-inf",
+    b"Infinity",
+    b"1e400",
+    b"-1e400",
+    b"9" * 30,
+    b"1" * 400,
+    b"1e4",
+    b"10000.0001",
+    b"0x10",
+    b"1_000",
+    b"+5",
+    b"--5",
+    b"1.2.3",
+    b".",
+    b"e",
+    b"\xd9\xa1\xd9\xa2",  # Arabic-Indic 12
+    b"Walking",
+    b'"Walking"',
+    b"#",
+    b"9223372036854775808",
+    b"-9223372036854775809",
+    b"1e5",
+    b"1.0",
 ]
-NOISE = [b"\xff", b"\xc3", b"\xe2\x82", b"\x00", b"\r", b"\r\n", b"\n", b";", b",", b";;", b",,", b"#", b"\"", b"\t",
-         b"\x0b", b"\x1c", b"\xc2\xa0", b"\xef\xbb\xbf"]
+NOISE = [
+    b"\xff",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\x00",
+    b"\r",
+    b"\r\n",
+    b"\n",
+    b";",
+    b",",
+    b";;",
+    b",,",
+    b"#",
+    b'"',
+    b"\t",
+    b"\x0b",
+    b"\x1c",
+    b"\xc2\xa0",
+    b"\xef\xbb\xbf",
+]
 
 
 @st.composite
@@ -128,8 +170,9 @@ def raw_line(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def raw_file(draw: st.DrawFn) -> bytes:
-    lines = draw(st.lists(st.one_of(raw_line(), st.sampled_from(GOOD_LINES), st.binary(max_size=40)),
-                          min_size=0, max_size=30))
+    lines = draw(
+        st.lists(st.one_of(raw_line(), st.sampled_from(GOOD_LINES), st.binary(max_size=40)), min_size=0, max_size=30)
+    )
     end = draw(st.sampled_from([b"\n", b"\r\n", b""]))
     return draw(st.sampled_from([b"\n", b"\r\n"])).join(lines) + end
 
@@ -194,8 +237,13 @@ def npz_arrays(draw: st.DrawFn) -> dict[str, np.ndarray]:
         "X": X,
         "y": _array(draw, (y_len,), draw(st.sampled_from(["int64"] * 4 + DTYPES)), -2, 5),
         "subject": _array(draw, (y_len,), draw(st.sampled_from(["int64"] * 4 + DTYPES)), -1, 40),
-        "classes": _array(draw, draw(st.sampled_from([(n_classes,), (), (1, n_classes)])),
-                          draw(st.sampled_from(["U8", "U8", "S8", "int64", "float32"])), 0, 9),
+        "classes": _array(
+            draw,
+            draw(st.sampled_from([(n_classes,), (), (1, n_classes)])),
+            draw(st.sampled_from(["U8", "U8", "S8", "int64", "float32"])),
+            0,
+            9,
+        ),
     }
     if draw(st.booleans()):
         arrays["units"] = np.asarray(draw(st.sampled_from(["m/s^2", "z-score", "g", ""])))
@@ -205,8 +253,12 @@ def npz_arrays(draw: st.DrawFn) -> dict[str, np.ndarray]:
 
 
 @fuzz(400)
-@given(arrays=npz_arrays(), form=st.sampled_from(["savez", "compressed", "flip", "truncate", "npy", "garbage"]),
-       where=st.integers(0, 1 << 20), byte=st.integers(0, 255))
+@given(
+    arrays=npz_arrays(),
+    form=st.sampled_from(["savez", "compressed", "flip", "truncate", "npy", "garbage"]),
+    where=st.integers(0, 1 << 20),
+    byte=st.integers(0, 255),
+)
 def test_npz_reader_never_crashes(scratch: Path, arrays: dict[str, np.ndarray], form: str, where: int, byte: int):
     buf = io.BytesIO()
     if form == "npy":  # a single array saved with np.save and named .npz by mistake
@@ -237,9 +289,36 @@ def test_npz_reader_never_crashes(scratch: Path, arrays: dict[str, np.ndarray], 
 
 BOARD_FILES = sorted(boards_dir().glob("*.toml"))
 ODD_VALUES: list[Any] = [
-    "", " ", "1", "0 KiB", "-1 KiB", "1.5 B", "9" * 400 + " KiB", "1e3 KiB", "64 MHz", "4 g", "2 kg", "x\ny",
-    "a\"b", "\u0663 KiB", "\x00", "tab\there", 0, -1, 2**70, 1.5, math.inf, math.nan, True, [], ["-y", "x", "z"],
-    ["x", "x", "z"], ["LEDR"], [1, 2, 3], {"a": 1}, {"x": "y"},
+    "",
+    " ",
+    "1",
+    "0 KiB",
+    "-1 KiB",
+    "1.5 B",
+    "9" * 400 + " KiB",
+    "1e3 KiB",
+    "64 MHz",
+    "4 g",
+    "2 kg",
+    "x\ny",
+    'a"b',
+    "\u0663 KiB",
+    "\x00",
+    "tab\there",
+    0,
+    -1,
+    2**70,
+    1.5,
+    math.inf,
+    math.nan,
+    True,
+    [],
+    ["-y", "x", "z"],
+    ["x", "x", "z"],
+    ["LEDR"],
+    [1, 2, 3],
+    {"a": 1},
+    {"x": "y"},
 ]
 
 
@@ -260,8 +339,11 @@ def _toml_value(value: Any) -> str:
 
 def _toml(data: dict[str, Any]) -> str:
     top = [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    tables = [f"[{json.dumps(k)}]\n" + "\n".join(f"{json.dumps(kk)} = {_toml_value(vv)}" for kk, vv in v.items())
-              for k, v in data.items() if isinstance(v, dict)]
+    tables = [
+        f"[{json.dumps(k)}]\n" + "\n".join(f"{json.dumps(kk)} = {_toml_value(vv)}" for kk, vv in v.items())
+        for k, v in data.items()
+        if isinstance(v, dict)
+    ]
     return "\n".join(top) + "\n\n" + "\n\n".join(tables) + "\n"
 
 
@@ -294,7 +376,7 @@ def board_text(draw: st.DrawFn) -> str:
         elif damage == "dup" and lines:
             lines.insert(at, lines[at % len(lines)])
         elif damage == "noise":
-            lines.insert(at, draw(st.sampled_from(["[", "= 1", "x = ", "\"", "[mcu]", "\x7f", "a.b.c = 1"])))
+            lines.insert(at, draw(st.sampled_from(["[", "= 1", "x = ", '"', "[mcu]", "\x7f", "a.b.c = 1"])))
         else:
             lines.insert(0, "deep = " + "[" * 3000 + "]" * 3000)
         text = "\n".join(lines)
@@ -343,8 +425,30 @@ GOOD_SERIAL = [
     "EK,CAP,5,-0.6946,12.6805,0.5040",
     "EK,ERROR,IMU LSM9DS1 not found",
 ]
-SERIAL_TOKENS = ["", "-", "0", "-0", "1.5", "1e3", "nan", "inf", "-1", "999999999999", "9999999999999",
-                 "0.9999999999", "١٢", "Walking", "Walk,ing", "\x1b[2J", "\x00", " 1", "1 ", "+1", "0x1f", "ff" * 8]
+SERIAL_TOKENS = [
+    "",
+    "-",
+    "0",
+    "-0",
+    "1.5",
+    "1e3",
+    "nan",
+    "inf",
+    "-1",
+    "999999999999",
+    "9999999999999",
+    "0.9999999999",
+    "١٢",
+    "Walking",
+    "Walk,ing",
+    "\x1b[2J",
+    "\x00",
+    " 1",
+    "1 ",
+    "+1",
+    "0x1f",
+    "ff" * 8,
+]
 
 
 @st.composite
@@ -410,9 +514,12 @@ class ScriptedPort:
 
 
 @fuzz(600)
-@given(chunks=st.lists(st.one_of(st.binary(max_size=300),
-                                 serial_line().map(lambda s: s.encode("utf-8", "surrogatepass") + b"\r\n")),
-                       max_size=12))
+@given(
+    chunks=st.lists(
+        st.one_of(st.binary(max_size=300), serial_line().map(lambda s: s.encode("utf-8", "surrogatepass") + b"\r\n")),
+        max_size=12,
+    )
+)
 def test_serial_link_and_monitor_survive_any_byte_stream(chunks: list[bytes]):
     link = Link("fuzz", opener=lambda port, baud: ScriptedPort(chunks), open_wait_s=0.0)
     view = Monitor(io.StringIO(), live=False, csv=io.StringIO())
@@ -447,13 +554,31 @@ def test_line_splitter_chunking_does_not_change_short_lines(chunks: list[bytes])
 
 # --------------------------------------------------------------------------- sketch.yaml and option texts
 
-YAML_NOISE = ["- x", "-", "  - a: b", "key:", "key: value", ":", "\t- tab", "  # comment", "default_profile:",
-              "  - nested", "profiles: [a, b]", "    - platform:", "'quoted': 'x'", "a: b # c", "   ", "x"]
+YAML_NOISE = [
+    "- x",
+    "-",
+    "  - a: b",
+    "key:",
+    "key: value",
+    ":",
+    "\t- tab",
+    "  # comment",
+    "default_profile:",
+    "  - nested",
+    "profiles: [a, b]",
+    "    - platform:",
+    "'quoted': 'x'",
+    "a: b # c",
+    "   ",
+    "x",
+]
 
 
 @fuzz(500)
-@given(ops=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(YAML_NOISE), st.integers(0, 6)), max_size=4),
-       drop=st.lists(st.integers(0, 9), max_size=3))
+@given(
+    ops=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(YAML_NOISE), st.integers(0, 6)), max_size=4),
+    drop=st.lists(st.integers(0, 9), max_size=3),
+)
 def test_sketch_yaml_reader_never_crashes(scratch: Path, ops: list[tuple[int, str, int]], drop: list[int]):
     lines = SKETCH_YAML.splitlines()
     for index in sorted(set(drop), reverse=True):

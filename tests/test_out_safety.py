@@ -96,12 +96,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.mark.parametrize(("out", "why"), [
-    ("HOME", "is your home folder"),
-    (".", "is the current folder"),
-    ("..", "is a parent of the current folder"),
-    ("HOME/..", "is a parent of your home folder"),
-])
+@pytest.mark.parametrize(
+    ("out", "why"),
+    [
+        ("HOME", "is your home folder"),
+        (".", "is the current folder"),
+        ("..", "is a parent of the current folder"),
+        ("HOME/..", "is a parent of your home folder"),
+    ],
+)
 def test_force_never_replaces_home_or_the_current_folder(home: Path, out: str, why: str) -> None:
     target = Path(out.replace("HOME", str(home)))
     with pytest.raises(EdgekitError, match=rf"--out .*: {why}.*even with --force"):
@@ -200,8 +203,16 @@ def build_reusing(out: Path, monkeypatch: pytest.MonkeyPatch | None = None, mean
             return result
 
         monkeypatch.setattr(profile, "profile_run", profile_then_meanwhile)
-    return build_run("nano33", "synthetic", out, TrainConfig(epochs=4, min_epochs=2, patience=2), seed=0,
-                     max_drop_pp=100.0, max_int8_step=255, representative=50)
+    return build_run(
+        "nano33",
+        "synthetic",
+        out,
+        TrainConfig(epochs=4, min_epochs=2, patience=2),
+        seed=0,
+        max_drop_pp=100.0,
+        max_int8_step=255,
+        representative=50,
+    )
 
 
 def test_a_successful_build_keeps_a_failed_copy_holding_user_files(synthetic_run: Path, tmp_path: Path) -> None:

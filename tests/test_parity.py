@@ -127,9 +127,7 @@ def test_int8_step_gate_catches_a_runtime_that_drifts(quantized: Path, cli_resul
     """A delegate or kernel bug moves outputs by many steps: the default gate (1 step) must fail."""
     report = json.loads((quantized / PARITY_JSON).read_text())
     report["pairs"]["litert->tflm"]["int8_max_step_diff"] = 3
-    report["pairs"]["litert->tflm"]["first_divergence"] = [
-        {"window": 2, "op_index": 1, "op": "CONV_2D", "max_step": 3}
-    ]
+    report["pairs"]["litert->tflm"]["first_divergence"] = [{"window": 2, "op_index": 1, "op": "CONV_2D", "max_step": 3}]
     apply_gates(report, max_drop_pp=1.0, require_bit_exact=False)
     with pytest.raises(GateFailed) as info:
         check_gates(report)

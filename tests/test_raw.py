@@ -429,8 +429,14 @@ def test_blocks_give_the_same_records_as_one_pass(tmp_path: Path) -> None:
         x, y, z = rng.normal(0, 5, 3).astype(np.float32)
         lines.append(f"{i % 7 + 1},{LABELS[i // 5000 % 3]},{i * 50_000_000},{x},{y},{z};".encode())
     for i in rng.choice(len(lines) - 1, 400, replace=False):
-        lines[i] = [lines[i] + b",", lines[i] + b"\r", b"", lines[i].replace(b",", b",,", 1), lines[i] + b"\xff",
-                    lines[i] + lines[i + 1]][i % 6]
+        lines[i] = [
+            lines[i] + b",",
+            lines[i] + b"\r",
+            b"",
+            lines[i].replace(b",", b",,", 1),
+            lines[i] + b"\xff",
+            lines[i] + lines[i + 1],
+        ][i % 6]
     data = b"\n".join(lines) + b"\n"
     path = tmp_path / "blocks.txt"
     path.write_bytes(data)

@@ -34,8 +34,18 @@ from edgekit.errors import EdgekitError
 from edgekit.parity import apply_gates
 from edgekit.report import render_report, write_report
 
-SECTIONS = ("summary", "data", "training", "accuracy", "parity", "confusion", "layers", "footprint", "latency",
-            "details")
+SECTIONS = (
+    "summary",
+    "data",
+    "training",
+    "accuracy",
+    "parity",
+    "confusion",
+    "layers",
+    "footprint",
+    "latency",
+    "details",
+)
 # Two epochs, one held-out user (174 windows) keep the whole pipeline near half a minute.
 TRAIN_ARGS = ["--data", "synthetic", "--epochs", "2", "--min-epochs", "1", "--patience", "1", "--test-users", "12"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -61,8 +71,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.copytree(run, train_only)
     # Bit-exactness is parity's business (test_parity.py); here a 1-step LiteRT/TFLM difference in one
     # window must not take the report tests down with it.
-    built = json_line(["build", "--board", "nano33", *TRAIN_ARGS, "--out", str(run), "--no-require-bit-exact",
-                       "--json"])
+    built = json_line(
+        ["build", "--board", "nano33", *TRAIN_ARGS, "--out", str(run), "--no-require-bit-exact", "--json"]
+    )
     return {"root": root, "run": run, "train_only": train_only, "trained": trained, "built": built}
 
 
@@ -111,8 +122,10 @@ def test_a_built_run_fills_every_section(pipeline: dict[str, Any], html: str):
     assert "board runtime, emulated Cortex-M4 = desktop TFLM" in section(html, "parity")
     emulated = parity["board"]["rungs"]["cortex-m4"]
     assert f"{emulated['instructions']['mean']:,}" in section(html, "parity")
-    assert f"Measured for <strong>nano33</strong>: <strong>{emulated['instructions']['mean']:,} instructions" in \
-        section(html, "latency")
+    assert (
+        f"Measured for <strong>nano33</strong>: <strong>{emulated['instructions']['mean']:,} instructions"
+        in section(html, "latency")
+    )
     assert 'class="verdict ok"' in html
     if importlib.util.find_spec("edgekit.profile") is not None:  # the latency estimate of 'edgekit profile'
         latency = section(html, "latency")
@@ -163,7 +176,8 @@ def test_html_is_well_formed(pipeline: dict[str, Any], html: str, tmp_path: Path
     checker.feed(text)
     assert checker.errors == [] and checker.open == []
     assert text.startswith("<!DOCTYPE html>") and len(re.findall(r'\bid="([^"]+)"', text)) == len(
-        set(re.findall(r'\bid="([^"]+)"', text))), "ids are unique across the inline SVGs"
+        set(re.findall(r'\bid="([^"]+)"', text))
+    ), "ids are unique across the inline SVGs"
 
 
 def test_same_files_give_the_same_bytes(pipeline: dict[str, Any], html: str, tmp_path: Path):
@@ -265,9 +279,20 @@ def chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProces
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     args = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *extra, url,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *extra,
+        url,
     ]
     return subprocess.run(args, capture_output=True, text=True, timeout=90)
 
@@ -290,8 +315,9 @@ def trim_to_content(png: Path, margin: int = 32) -> None:
         image.crop((0, 0, pixels.shape[1], int(differs[-1]) + margin)).save(png)
 
 
-def test_chromium_renders_every_section_without_console_errors(html: str, pipeline: dict[str, Any],
-                                                               tmp_path: Path, test_output: Path):
+def test_chromium_renders_every_section_without_console_errors(
+    html: str, pipeline: dict[str, Any], tmp_path: Path, test_output: Path
+):
     page = pipeline["run"] / REPORT_HTML
     dom = chromium(page.as_uri(), tmp_path / "profile", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -301,8 +327,9 @@ def test_chromium_renders_every_section_without_console_errors(html: str, pipeli
     assert dom.stdout.count("<svg") >= 5
     shot = test_output / "report.png"
     shot.unlink(missing_ok=True)
-    result = chromium(page.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,6000",
-                      "--hide-scrollbars")
+    result = chromium(
+        page.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,6000", "--hide-scrollbars"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert console_problems(result.stderr) == []
     assert shot.is_file() and shot.stat().st_size > 50_000

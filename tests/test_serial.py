@@ -288,8 +288,10 @@ def test_verify_falls_back_to_the_cost_model_record_profile_writes(board: FakeBo
     lines = [f"EK,READY,{model},41234", "EK,SELFTEST,40,40,0,290000,-1", "EK,SENSOR,9.79,19.98,1"]
     result = verify(board, lines, "--run", str(run))
     assert result.exit_code == 0, result.output
-    assert ("inference time: on-device 290.00 ms, desktop estimate 301.50 ms (265-338 ms, cost-model estimate, "
-            "manifest.json profile.estimate)") in result.stdout
+    assert (
+        "inference time: on-device 290.00 ms, desktop estimate 301.50 ms (265-338 ms, cost-model estimate, "
+        "manifest.json profile.estimate)"
+    ) in result.stdout
 
 
 def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_path: Path) -> None:
@@ -367,12 +369,14 @@ def test_monitor_csv_refuses_to_replace_without_force(board: FakeBoard, tmp_path
     result = CliRunner().invoke(main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log)])
     assert result.exit_code == 2 and f"--csv {log}: file exists" in result.output and "--append" in result.output
     assert log.read_text() == "mine\n"
-    result = CliRunner().invoke(main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log),
-                                       "--append"])
+    result = CliRunner().invoke(
+        main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log), "--append"]
+    )
     assert result.exit_code == 2 and "does not start with its header" in result.output
     assert log.read_text() == "mine\n"
-    result = CliRunner().invoke(main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log),
-                                       "--force"])
+    result = CliRunner().invoke(
+        main, ["monitor", "--port", board.port, "--seconds", "0.2", "--csv", str(log), "--force"]
+    )
     assert result.exit_code == 0, result.output
     assert log.read_text().splitlines() == [HEADER] and f"predictions written to {log}" in result.output
 
@@ -405,8 +409,15 @@ def test_monitor_summary_stays_small_whatever_the_board_sends() -> None:
     with open(os.devnull, "w") as null:
         view = Monitor(null, live=False)
         for i in range(5000):
-            view.handle(Event("message", i, Message("PRED", {"seq": i, "label": f"L{i:05d}", "confidence": 0.5,
-                                                            "inference_ms": 1.0, "missed": 0})))
+            view.handle(
+                Event(
+                    "message",
+                    i,
+                    Message(
+                        "PRED", {"seq": i, "label": f"L{i:05d}", "confidence": 0.5, "inference_ms": 1.0, "missed": 0}
+                    ),
+                )
+            )
             view.handle(Event("message", i, Message("ERROR", {"reason": f"reason {i}"})))
     summary = view.summary
     assert len(summary.per_label) == MAX_SUMMARY_KEYS and len(summary.errors) == MAX_SUMMARY_KEYS
@@ -417,11 +428,14 @@ def test_monitor_summary_stays_small_whatever_the_board_sends() -> None:
     assert sum(len(line) for line in lines) < 100 * MAX_SUMMARY_KEYS
 
 
-@pytest.mark.parametrize("command", [
-    ["monitor", "--seconds", "0.3"],
-    ["capture", "--user", "1", "--activity", "Walking", "--seconds", "0.3", "--out", "OUT"],
-    ["verify", "--timeout", "0.3"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["monitor", "--seconds", "0.3"],
+        ["capture", "--user", "1", "--activity", "Walking", "--seconds", "0.3", "--out", "OUT"],
+        ["verify", "--timeout", "0.3"],
+    ],
+)
 def test_port_must_be_a_device_path_not_a_pyserial_url(board: FakeBoard, tmp_path: Path, command: list[str]) -> None:
     """spy://...?file=PATH wrote any file, socket:// opened a network connection: --port is a device path."""
     spy_log = tmp_path / "spy.txt"

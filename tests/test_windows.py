@@ -154,8 +154,11 @@ def _npy(arr: np.ndarray) -> bytes:
 
 
 def _small_members() -> dict[str, bytes]:
-    return {"y.npy": _npy(np.zeros(6, np.int8)), "subject.npy": _npy(np.ones(6, np.int16)),
-            "classes.npy": _npy(np.array(["a"]))}
+    return {
+        "y.npy": _npy(np.zeros(6, np.int8)),
+        "subject.npy": _npy(np.ones(6, np.int16)),
+        "classes.npy": _npy(np.array(["a"])),
+    }
 
 
 def test_npz_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
@@ -169,8 +172,13 @@ def test_npz_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
 
 def test_npz_decompression_bomb_is_refused(tmp_path):
     path = tmp_path / "bomb.npz"
-    np.savez_compressed(path, X=np.zeros((40_000, 128, 3), np.float32), y=np.zeros(40_000, np.int8),
-                        subject=np.arange(40_000) % 5, classes=np.array(["a"]))
+    np.savez_compressed(
+        path,
+        X=np.zeros((40_000, 128, 3), np.float32),
+        y=np.zeros(40_000, np.int8),
+        subject=np.arange(40_000) % 5,
+        classes=np.array(["a"]),
+    )
     assert path.stat().st_size < 200_000  # 61 MB of zeros
     with pytest.raises(EdgekitError, match=r"bomb\.npz: array X inflates \d[\d,]*x .* decompression bomb"):
         read_npz(path)
@@ -238,8 +246,11 @@ def test_rate_measured_per_run_despite_jitter_and_pauses(tmp_path):
     "step_ns, message",
     [
         (1, "the timestamps say 1e+09 Hz (median step 1 ns), but the model expects 20 Hz; resample the recording"),
-        (50, "the timestamps say 2e+07 Hz (median step 50 ns), but the model expects 20 Hz; the timestamps look "
-             "like milliseconds: write them in nanoseconds (x 1e+06)"),
+        (
+            50,
+            "the timestamps say 2e+07 Hz (median step 50 ns), but the model expects 20 Hz; the timestamps look "
+            "like milliseconds: write them in nanoseconds (x 1e+06)",
+        ),
         (40_000_000, "the timestamps say 25 Hz (median step 40,000,000 ns), but the model expects 20 Hz; resample"),
         (0, "the timestamps never advance within a user/activity run, so the sampling rate cannot be measured"),
     ],

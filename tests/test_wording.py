@@ -18,19 +18,43 @@ from edgekit.wording import ms_range, plural, whole_ms, windows_differ
 SECONDS = [0.26540, 0.33746]
 PROFILE = {
     "board": {"name": "nano33"},
-    "measured": {"available": True, "instructions": 17_000_000, "seconds": SECONDS, "duty_cycle": [0.13, 0.17],
-                 "source": "emulated Cortex-M4", "cpi": [1.0, 1.27], "clock_hz": 64_000_000, "hop_s": 2.0},
+    "measured": {
+        "available": True,
+        "instructions": 17_000_000,
+        "seconds": SECONDS,
+        "duty_cycle": [0.13, 0.17],
+        "source": "emulated Cortex-M4",
+        "cpi": [1.0, 1.27],
+        "clock_hz": 64_000_000,
+        "hop_s": 2.0,
+    },
 }
 
 
 def _summary(differ: int = 1, step: int = 1) -> dict:
-    rung = {"title": "emulated Cortex-M4", "status": "ran", "windows": 512, "windows_differ": differ,
-            "instructions": None}
-    return {"float_accuracy": 0.9, "tflm_accuracy": 0.9, "litert_accuracy": 0.9, "accuracy_drop_pp": 0.0,
-            "agreement_float_tflm": 1.0, "int8_windows_differ": differ, "int8_max_step_diff": step,
-            "board_runtime": {"qemu": rung}, "model_bytes": 1000, "arena_bytes": 2000,
-            "arena_measured": {"bytes": 1500, "source": "TFLM"}, "fit_summary": "fits", "sketch": "sketch",
-            "measured": _measured(PROFILE)}
+    rung = {
+        "title": "emulated Cortex-M4",
+        "status": "ran",
+        "windows": 512,
+        "windows_differ": differ,
+        "instructions": None,
+    }
+    return {
+        "float_accuracy": 0.9,
+        "tflm_accuracy": 0.9,
+        "litert_accuracy": 0.9,
+        "accuracy_drop_pp": 0.0,
+        "agreement_float_tflm": 1.0,
+        "int8_windows_differ": differ,
+        "int8_max_step_diff": step,
+        "board_runtime": {"qemu": rung},
+        "model_bytes": 1000,
+        "arena_bytes": 2000,
+        "arena_measured": {"bytes": 1500, "source": "TFLM"},
+        "fit_summary": "fits",
+        "sketch": "sketch",
+        "measured": _measured(PROFILE),
+    }
 
 
 def test_the_summary_and_the_report_show_the_same_latency_range():
@@ -61,7 +85,8 @@ def test_counts_agree_with_their_noun():
     assert "2 windows differ LiteRT vs TFLM (max 3 steps)" in text and "2 of 512 windows differ" in text
     rung = {"status": "ran", "title": "T", "windows": 1, "windows_differ": 1, "max_step": 1, "arena_used_bytes": 9}
     assert board_lines({"board": {"rungs": {"q": rung}}}) == [
-        "T: 1 of 1 window differs from desktop TFLM (max 1 step); arena 9 B"]
+        "T: 1 of 1 window differs from desktop TFLM (max 1 step); arena 9 B"
+    ]
 
 
 @pytest.mark.parametrize(("n", "text"), [(0, "0 windows differ"), (1, "1 window differs"), (2, "2 windows differ")])
@@ -86,8 +111,11 @@ def test_a_step_inside_a_step_of_the_same_name_is_announced_once(monkeypatch, ca
             pass
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" done")[0] for line in lines] == [
-        "edgekit: writing report.html ...", "edgekit: rendering ...", "edgekit: rendering",
-        "edgekit: writing report.html"]
+        "edgekit: writing report.html ...",
+        "edgekit: rendering ...",
+        "edgekit: rendering",
+        "edgekit: writing report.html",
+    ]
 
 
 def test_build_does_not_wrap_write_report_in_a_step_of_its_own():

@@ -69,11 +69,19 @@ class EdgekitGroup(click.Group):
             _fail(ctx, "edgekit: interrupted", EXIT_INTERRUPTED)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail(ctx, f"edgekit: error: {where}{exc.strerror or _one_line(exc)}; "
-                       "check the path, permissions and free disk space", EXIT_USAGE)
+            _fail(
+                ctx,
+                f"edgekit: error: {where}{exc.strerror or _one_line(exc)}; "
+                "check the path, permissions and free disk space",
+                EXIT_USAGE,
+            )
         except Exception as exc:
-            _fail(ctx, f"edgekit: internal error: {type(exc).__name__}: {_one_line(exc)}; this is a bug in edgekit: "
-                       "rerun with --debug to see the traceback and please report it", EXIT_BUG)
+            _fail(
+                ctx,
+                f"edgekit: internal error: {type(exc).__name__}: {_one_line(exc)}; this is a bug in edgekit: "
+                "rerun with --debug to see the traceback and please report it",
+                EXIT_BUG,
+            )
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
@@ -107,8 +115,16 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 def _register() -> None:
     from . import train_cmd  # noqa: F401  (imports register commands on `main`)
 
-    for name in ("data_cmd", "quantize_cmd", "build_cmd", "board_cmd", "device_cmd", "report_cmd", "profile_cmd",
-                 "runtime_cmd"):
+    for name in (
+        "data_cmd",
+        "quantize_cmd",
+        "build_cmd",
+        "board_cmd",
+        "device_cmd",
+        "report_cmd",
+        "profile_cmd",
+        "runtime_cmd",
+    ):
         try:
             __import__(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:

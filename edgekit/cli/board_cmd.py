@@ -34,17 +34,19 @@ def boards(as_json: bool) -> None:
         return
     rows = [("board", "MCU", "clock", "flash", "RAM", "model budget", "arena budget", "IMU", "FQBN")]
     for b in found:
-        rows.append((
-            b.name,
-            f"{b.mcu} {b.core}",
-            f"{b.clock_hz / 1e6:g} MHz",
-            _kib(b.app_flash_bytes),
-            _kib(b.app_ram_bytes),
-            _kib(b.model_flash_budget),
-            _kib(b.model_ram_budget),
-            b.imu.chip if b.imu else "-",
-            b.fqbn,
-        ))
+        rows.append(
+            (
+                b.name,
+                f"{b.mcu} {b.core}",
+                f"{b.clock_hz / 1e6:g} MHz",
+                _kib(b.app_flash_bytes),
+                _kib(b.app_ram_bytes),
+                _kib(b.model_flash_budget),
+                _kib(b.model_ram_budget),
+                b.imu.chip if b.imu else "-",
+                b.fqbn,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

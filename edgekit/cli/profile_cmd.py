@@ -14,10 +14,19 @@ from .train_cmd import DEFAULT_OUT
 
 @main.command()
 @click.argument("run_dir", metavar="[RUN_DIR]", required=False, default=DEFAULT_OUT, type=click.Path(path_type=Path))
-@click.option("--board", "board_name", default=None, metavar="NAME",
-              help="Board file name or path (default: the board the run was built for, else nano33).")
-@click.option("--kernels", type=click.Choice(KERNEL_SETS), default=None,
-              help="TFLM kernel set for the time estimate (default: what the board's TFLM library uses).")
+@click.option(
+    "--board",
+    "board_name",
+    default=None,
+    metavar="NAME",
+    help="Board file name or path (default: the board the run was built for, else nano33).",
+)
+@click.option(
+    "--kernels",
+    type=click.Choice(KERNEL_SETS),
+    default=None,
+    help="TFLM kernel set for the time estimate (default: what the board's TFLM library uses).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the profile as one JSON object instead of tables.")
 def profile(run_dir: Path, board_name: str | None, kernels: str | None, as_json: bool) -> None:
     """Per-layer size and work of RUN_DIR's model, its fit on a board and an estimated inference time.

@@ -16,8 +16,14 @@ RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type
 
 @main.command()
 @RUN_DIR
-@click.option("--representative", default=300, show_default=True, type=count(1), metavar="N",
-              help="Training windows (stratified by class) used to calibrate the int8 ranges.")
+@click.option(
+    "--representative",
+    default=300,
+    show_default=True,
+    type=count(1),
+    metavar="N",
+    help="Training windows (stratified by class) used to calibrate the int8 ranges.",
+)
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for drawing the representative set.")
 def quantize(run_dir: Path, representative: int, seed: int) -> None:
     """Export RUN_DIR's float model as a full-integer int8 .tflite (static batch 1).
@@ -39,21 +45,56 @@ def quantize(run_dir: Path, representative: int, seed: int) -> None:
 
 @main.command()
 @RUN_DIR
-@click.option("--max-drop", default=1.0, show_default=True, type=PERCENTAGE_POINTS, metavar="PP",
-              help="Largest allowed accuracy drop float -> int8, in percentage points.")
-@click.option("--max-int8-step", default=1, show_default=True, type=INT8_STEPS, metavar="N",
-              help="Largest allowed difference between LiteRT's and TFLM's int8 outputs, in int8 steps.")
-@click.option("--require-bit-exact/--no-require-bit-exact", default=False, show_default=True,
-              help="Also fail unless LiteRT and TFLM give identical int8 outputs on every test window.")
-@click.option("--layer-windows", default=64, show_default=True, type=count(0), metavar="N",
-              help="Test windows for the per-layer error analysis (0 skips it).")
+@click.option(
+    "--max-drop",
+    default=1.0,
+    show_default=True,
+    type=PERCENTAGE_POINTS,
+    metavar="PP",
+    help="Largest allowed accuracy drop float -> int8, in percentage points.",
+)
+@click.option(
+    "--max-int8-step",
+    default=1,
+    show_default=True,
+    type=INT8_STEPS,
+    metavar="N",
+    help="Largest allowed difference between LiteRT's and TFLM's int8 outputs, in int8 steps.",
+)
+@click.option(
+    "--require-bit-exact/--no-require-bit-exact",
+    default=False,
+    show_default=True,
+    help="Also fail unless LiteRT and TFLM give identical int8 outputs on every test window.",
+)
+@click.option(
+    "--layer-windows",
+    default=64,
+    show_default=True,
+    type=count(0),
+    metavar="N",
+    help="Test windows for the per-layer error analysis (0 skips it).",
+)
 @board_runtime_options
-@click.option("--emulate", type=click.Choice(["cortex-m4", "cortex-m0plus"]), default=None,
-              help="Emulated core for the board rung (default: the built board's core, else cortex-m4).")
+@click.option(
+    "--emulate",
+    type=click.Choice(["cortex-m4", "cortex-m0plus"]),
+    default=None,
+    help="Emulated core for the board rung (default: the built board's core, else cortex-m4).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print parity.json as one JSON line instead of the table.")
-def parity(run_dir: Path, max_drop: float, max_int8_step: int, require_bit_exact: bool, layer_windows: int,
-           runtime_src: Path | None, board_windows: int, require_board_runtime: bool, emulate: str | None,
-           as_json: bool) -> None:
+def parity(
+    run_dir: Path,
+    max_drop: float,
+    max_int8_step: int,
+    require_bit_exact: bool,
+    layer_windows: int,
+    runtime_src: Path | None,
+    board_windows: int,
+    require_board_runtime: bool,
+    emulate: str | None,
+    as_json: bool,
+) -> None:
     """Compare float Keras, int8 LiteRT and int8 TFLM on RUN_DIR's held-out users.
 
     Also runs the board's own TFLM runtime (the sources the sketch ships) built for the host on every
@@ -73,9 +114,16 @@ def parity(run_dir: Path, max_drop: float, max_int8_step: int, require_bit_exact
     from ..runtime.rungs import BoardRungPlan
 
     board = BoardRungPlan(emulated=emulate or "", windows=board_windows, runtime_src=runtime_src)
-    report = run_parity(run_dir, max_drop_pp=max_drop, require_bit_exact=require_bit_exact, max_int8_step=max_int8_step,
-                        layer_windows=layer_windows, enforce=False, board=board,
-                        require_board_runtime=require_board_runtime)
+    report = run_parity(
+        run_dir,
+        max_drop_pp=max_drop,
+        require_bit_exact=require_bit_exact,
+        max_int8_step=max_int8_step,
+        layer_windows=layer_windows,
+        enforce=False,
+        board=board,
+        require_board_runtime=require_board_runtime,
+    )
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
     else:

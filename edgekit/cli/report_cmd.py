@@ -11,8 +11,13 @@ from . import main
 
 @main.command("report")
 @click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
-              help="Where to write the page [default: RUN_DIR/report.html].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Where to write the page [default: RUN_DIR/report.html].",
+)
 @click.option("--force", is_flag=True, help="Replace --out even if it is not an edgekit report.")
 def report(run_dir: Path, out: Path | None, force: bool) -> None:
     """Write RUN_DIR/report.html: data, training curves, parity, confusion matrices, footprint, latency.

@@ -21,8 +21,12 @@ def runtime() -> None:
 
 
 _SOURCE = click.option(
-    "--runtime-src", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
-    envvar="EDGEKIT_RUNTIME_SRC", show_envvar=True,
+    "--runtime-src",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    envvar="EDGEKIT_RUNTIME_SRC",
+    show_envvar=True,
     help="Folder with tflite-micro/, CMSIS-NN/, flatbuffers/, gemmlowp/, ruy/ (default: edgekit's cache).",
 )
 

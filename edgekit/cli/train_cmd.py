@@ -16,7 +16,9 @@ DEFAULT_OUT = "edgekit-run"
 
 def data_option(func):
     return click.option(
-        "--data", default=None, metavar="PATH|synthetic",
+        "--data",
+        default=None,
+        metavar="PATH|synthetic",
         help="WISDM raw .txt/.txt.gz, windows .npz, or 'synthetic'. Default: download WISDM v1.1 once and cache it.",
     )(func)
 
@@ -24,18 +26,35 @@ def data_option(func):
 def training_options(func):
     """Options shared by train and build, so both describe a run the same way."""
     options = [
-        click.option("--model", "model_name", default="seed", show_default=True,
-                     type=click.Choice(model_names()), help="Architecture."),
+        click.option(
+            "--model",
+            "model_name",
+            default="seed",
+            show_default=True,
+            type=click.Choice(model_names()),
+            help="Architecture.",
+        ),
         click.option("--epochs", default=50, show_default=True, type=count(1), help="Maximum epochs."),
         click.option("--batch-size", default=400, show_default=True, type=count(1)),
-        click.option("--seed", default=0, show_default=True, type=SEED,
-                     help="Seed for every RNG; same seed, same run."),
-        click.option("--test-users", default=None, metavar="IDS",
-                     help="Held-out users, e.g. '29-36' (default: 29-36 for WISDM ids, else the last 22 %)."),
-        click.option("--patience", default=10, show_default=True, type=count(0),
-                     help="Early-stopping patience (epochs)."),
-        click.option("--min-epochs", default=10, show_default=True, type=count(0),
-                     help="Epochs before early stopping may stop or pick the best weights."),
+        click.option(
+            "--seed", default=0, show_default=True, type=SEED, help="Seed for every RNG; same seed, same run."
+        ),
+        click.option(
+            "--test-users",
+            default=None,
+            metavar="IDS",
+            help="Held-out users, e.g. '29-36' (default: 29-36 for WISDM ids, else the last 22 %).",
+        ),
+        click.option(
+            "--patience", default=10, show_default=True, type=count(0), help="Early-stopping patience (epochs)."
+        ),
+        click.option(
+            "--min-epochs",
+            default=10,
+            show_default=True,
+            type=count(0),
+            help="Epochs before early stopping may stop or pick the best weights.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -45,32 +64,57 @@ def training_options(func):
 def board_runtime_options(func):
     """Options of the board-runtime parity rungs, shared by parity and build."""
     options = [
-        click.option("--runtime-src", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
-                     envvar="EDGEKIT_RUNTIME_SRC", show_envvar=True,
-                     help="Folder with the pinned TFLM sources (tflite-micro/, CMSIS-NN/, flatbuffers/, gemmlowp/, "
-                          "ruy/); default: edgekit's cache, downloaded once ('edgekit runtime fetch')."),
-        click.option("--board-windows", default=512, show_default=True, type=count(0), metavar="N",
-                     help="Held-out windows the emulated board runs (plus the self-test windows); all if fewer."),
-        click.option("--require-board-runtime", is_flag=True,
-                     help="Fail when a board-runtime rung cannot run here (no toolchain, QEMU or sources)."),
+        click.option(
+            "--runtime-src",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            metavar="DIR",
+            envvar="EDGEKIT_RUNTIME_SRC",
+            show_envvar=True,
+            help="Folder with the pinned TFLM sources (tflite-micro/, CMSIS-NN/, flatbuffers/, gemmlowp/, "
+            "ruy/); default: edgekit's cache, downloaded once ('edgekit runtime fetch').",
+        ),
+        click.option(
+            "--board-windows",
+            default=512,
+            show_default=True,
+            type=count(0),
+            metavar="N",
+            help="Held-out windows the emulated board runs (plus the self-test windows); all if fewer.",
+        ),
+        click.option(
+            "--require-board-runtime",
+            is_flag=True,
+            help="Fail when a board-runtime rung cannot run here (no toolchain, QEMU or sources).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def make_config(model_name: str, epochs: int, batch_size: int, test_users: str | None, patience: int,
-                min_epochs: int):
+def make_config(model_name: str, epochs: int, batch_size: int, test_users: str | None, patience: int, min_epochs: int):
     from ..train import TrainConfig
 
-    return TrainConfig(model=model_name, epochs=epochs, batch_size=batch_size, test_users=test_users,
-                       patience=patience, min_epochs=min_epochs)
+    return TrainConfig(
+        model=model_name,
+        epochs=epochs,
+        batch_size=batch_size,
+        test_users=test_users,
+        patience=patience,
+        min_epochs=min_epochs,
+    )
 
 
 @main.command()
 @training_options
-@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path),
-              help="Artifact folder to write (replaced atomically).")
+@click.option(
+    "--out",
+    default=DEFAULT_OUT,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Artifact folder to write (replaced atomically).",
+)
 @click.option("--force", is_flag=True, help="Replace --out even if edgekit did not create it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of tables.")
 def train(data, model_name, epochs, batch_size, seed, test_users, patience, min_epochs, out, force, as_json):
@@ -87,18 +131,32 @@ def train(data, model_name, epochs, batch_size, seed, test_users, patience, min_
     manifest = train_run(data, out, config, seed=seed, force=force)
     metrics = json.loads((Path(out) / "metrics.json").read_text())
     if as_json:
-        click.echo(json.dumps({"out": str(out), "accuracy": metrics["accuracy"], "loss": metrics["loss"],
-                               "weighted_f1": metrics["weighted"]["f1-score"], "training": manifest["training"],
-                               "skipped": manifest["data"].get("skipped")}, sort_keys=True))
+        click.echo(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "accuracy": metrics["accuracy"],
+                    "loss": metrics["loss"],
+                    "weighted_f1": metrics["weighted"]["f1-score"],
+                    "training": manifest["training"],
+                    "skipped": manifest["data"].get("skipped"),
+                },
+                sort_keys=True,
+            )
+        )
         return
     from ..model import format_metrics
 
     skipped = manifest["data"].get("skipped")
     if skipped is not None:
-        click.echo(f"data: {manifest['data']['records']} records, {skipped['count']} lines skipped"
-                   + (f" ({', '.join(f'{n} {r}' for r, n in skipped['reasons'].items())})" if skipped["count"] else ""))
+        click.echo(
+            f"data: {manifest['data']['records']} records, {skipped['count']} lines skipped"
+            + (f" ({', '.join(f'{n} {r}' for r, n in skipped['reasons'].items())})" if skipped["count"] else "")
+        )
     t = manifest["training"]
-    click.echo(f"trained {manifest['model']['name']} ({manifest['model']['params']:,} params) for {t['epochs_run']} "
-               f"epochs (best {t['best_epoch']}) in {t['wall_time_s']} s on {t['train_windows']} windows")
+    click.echo(
+        f"trained {manifest['model']['name']} ({manifest['model']['params']:,} params) for {t['epochs_run']} "
+        f"epochs (best {t['best_epoch']}) in {t['wall_time_s']} s on {t['train_windows']} windows"
+    )
     click.echo(format_metrics(metrics))
     click.echo(f"artifact folder: {out}")

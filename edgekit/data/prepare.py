@@ -64,8 +64,10 @@ def parse_users(text: str | None) -> list[int] | None:
             lo, _, hi = part.strip().partition("-")
             span = range(int(lo), int(hi or lo) + 1)
             if span.stop - span.start > MAX_USER_SPAN:  # '1-100000000000' would fill memory before failing
-                raise EdgekitError(f"--test-users {shown}: range '{part.strip()}' spans more than "
-                                   f"{MAX_USER_SPAN:,} ids; list the held-out users' ids")
+                raise EdgekitError(
+                    f"--test-users {shown}: range '{part.strip()}' spans more than "
+                    f"{MAX_USER_SPAN:,} ids; list the held-out users' ids"
+                )
             users.update(span)
     except ValueError:
         raise EdgekitError(f"--test-users {shown}: expected ids like '29-36' or '1,5,7-9'") from None
@@ -161,8 +163,9 @@ def _span(users: list[int]) -> str:
     return f"{min(users)}..{max(users)}" if users else "(none)"  # train + val ids are not sorted as one list
 
 
-def prepare(windows: Windows, split: Split, window: int, hop: int, rate_hz: float,
-            contract: Contract | None = None) -> Prepared:
+def prepare(
+    windows: Windows, split: Split, window: int, hop: int, rate_hz: float, contract: Contract | None = None
+) -> Prepared:
     """Fit (or reuse) the contract on training users and build every partition's inputs."""
     check_classes(windows, split)
     parts = {name: windows.select(np.isin(windows.subject, users)) for name, users in split.to_dict().items()}
@@ -193,8 +196,9 @@ def prepare_run(run_dir: Path) -> Prepared:
 def prepare_from_manifest(manifest: dict[str, Any], loader: Any) -> Prepared:
     data, config = manifest["data"], manifest["config"]
     spec = data.get("spec")
-    windows, source = loader(spec, config["window"], config["hop"], config["max_gap_s"], manifest["seed"],
-                             config.get("rate_hz", 20.0))
+    windows, source = loader(
+        spec, config["window"], config["hop"], config["max_gap_s"], manifest["seed"], config.get("rate_hz", 20.0)
+    )
     if source["sha256"] != data["sha256"]:
         raise EdgekitError(
             f"--data {spec}: the data changed since training (sha256 {source['sha256'][:12]} != "

@@ -501,9 +501,7 @@ def _report(slow: _Parsed, first_line: int = 0) -> SkipReport:
     report = SkipReport(recovered=slow.recovered)
     for reason, lines in sorted(slow.skipped.items()):
         report.add(np.asarray(lines, dtype=np.int64) + first_line + 1, reason)
-    first = sorted(
-        (n + first_line + 1, r) for r, lines in slow.skipped.items() for n in lines[:MAX_REPORTED_LINES]
-    )
+    first = sorted((n + first_line + 1, r) for r, lines in slow.skipped.items() for n in lines[:MAX_REPORTED_LINES])
     report.first = first[:MAX_REPORTED_LINES]  # add() keeps the first per call; we want the first overall
     return report
 

@@ -26,12 +26,7 @@ def segment_starts(rec: Recording, max_gap_s: float = 1.0) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     dt = np.diff(rec.t_ns)
-    breaks = (
-        (np.diff(rec.user) != 0)
-        | (np.diff(rec.activity) != 0)
-        | (dt > int(max_gap_s * 1e9))
-        | (dt < 0)
-    )
+    breaks = (np.diff(rec.user) != 0) | (np.diff(rec.activity) != 0) | (dt > int(max_gap_s * 1e9)) | (dt < 0)
     return np.concatenate(([0], np.flatnonzero(breaks) + 1)).astype(np.int64)
 
 

@@ -97,9 +97,12 @@ def op_methods() -> dict[str, str]:
 def model_interface(tflite_bytes: bytes, info: Any) -> ModelInterface:
     """The interface edgekit_model.cpp checks, from an inspected .tflite (edgekit.runtimes.TfliteInfo)."""
     return ModelInterface(
-        input_size=int(info.input.shape[-1]), num_classes=int(info.output.shape[-1]),
-        input_scale=c_float(info.input.scale, "input scale"), input_zero_point=int(info.input.zero_point),
-        output_scale=c_float(info.output.scale, "output scale"), output_zero_point=int(info.output.zero_point),
+        input_size=int(info.input.shape[-1]),
+        num_classes=int(info.output.shape[-1]),
+        input_scale=c_float(info.input.scale, "input scale"),
+        input_zero_point=int(info.input.zero_point),
+        output_scale=c_float(info.output.scale, "output scale"),
+        output_zero_point=int(info.output.zero_point),
         ops=tuple(info.ops),
     )
 
@@ -116,23 +119,34 @@ def render_model_code(tflite_bytes: bytes, interface: ModelInterface, kernels: l
         "model_sha256": digest,
         "model_len": len(tflite_bytes),
         "model_source": "the run's int8 .tflite",
-        "model_hex_lines": [", ".join(f"0x{b:02x}" for b in tflite_bytes[i : i + 12]) + ","
-                            for i in range(0, len(tflite_bytes), 12)],
+        "model_hex_lines": [
+            ", ".join(f"0x{b:02x}" for b in tflite_bytes[i : i + 12]) + "," for i in range(0, len(tflite_bytes), 12)
+        ],
         "kernels": kernels,
         **vars(interface),
     }
     folders = [resource_dir("firmware_templates") / "runtime", resource_dir("firmware_templates") / "sketch"]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(f) for f in folders]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     files = {"edgekit_model.h": (folders[0] / "edgekit_model.h").read_bytes()}
     for name in ("edgekit_model.cpp", "model_data.h", "model_data.cpp"):
         files[name] = env.get_template(f"{name}.j2").render(**context).encode()
     return files
 
 
-def model_sources(tflite_bytes: bytes, interface: ModelInterface, sources: RuntimeSources,
-                  methods: dict[str, str], hot_kernels: str = "Os") -> BoardModel:
+def model_sources(
+    tflite_bytes: bytes,
+    interface: ModelInterface,
+    sources: RuntimeSources,
+    methods: dict[str, str],
+    hot_kernels: str = "Os",
+) -> BoardModel:
     kernels = kernel_table(sources, interface.ops, methods)
     tree = build_tree(sources, kernels, hot_kernels)
     return BoardModel(tree, render_model_code(tflite_bytes, interface, kernels), interface)
@@ -179,9 +193,11 @@ class BoardRuntime:
         (stage / TREE_DIR).parent.mkdir(parents=True, exist_ok=True)
         (stage / TREE_DIR).symlink_to(library.parent / TREE_DIR)  # the cached library keeps its sources
         interface = self.model.interface
-        defines = (f"-DEDGEKIT_HARNESS_INPUT_SIZE={interface.input_size}",
-                   f"-DEDGEKIT_HARNESS_CLASSES={interface.num_classes}",
-                   f"-DEDGEKIT_HARNESS_ARENA_BYTES={HARNESS_ARENA_BYTES}")
+        defines = (
+            f"-DEDGEKIT_HARNESS_INPUT_SIZE={interface.input_size}",
+            f"-DEDGEKIT_HARNESS_CLASSES={interface.num_classes}",
+            f"-DEDGEKIT_HARNESS_ARENA_BYTES={HARNESS_ARENA_BYTES}",
+        )
         io = "io_semihost.cpp" if self.target.machine else "io_posix.cpp"
         sources = [stage / "edgekit_model.cpp", stage / "model_data.cpp", harness / "runtime_main.cpp", harness / io]
         if self.target.machine:
@@ -245,12 +261,24 @@ class BoardRuntime:
             (work / "harness_in.bin").write_bytes(header + x.tobytes())
             cmd = [str(self.program)]
             if self.target.machine:
-                cmd = ["qemu-system-arm", "-machine", self.target.machine, "-nographic", "-monitor", "none",
-                       "-icount", "shift=0", "-semihosting-config", "enable=on,target=native",
-                       "-kernel", str(self.program)]
+                cmd = [
+                    "qemu-system-arm",
+                    "-machine",
+                    self.target.machine,
+                    "-nographic",
+                    "-monitor",
+                    "none",
+                    "-icount",
+                    "shift=0",
+                    "-semihosting-config",
+                    "enable=on,target=native",
+                    "-kernel",
+                    str(self.program),
+                ]
             timeout = 120 + len(x) * 40 * QEMU_SECONDS_PER_MINSTR
-            result = subprocess.run(cmd, cwd=work, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                                    check=False)
+            result = subprocess.run(
+                cmd, cwd=work, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+            )
             if result.returncode != 0:
                 said = (result.stdout + result.stderr).decode(errors="replace").strip().splitlines()
                 raise EdgekitError(f"{self.target.title}: the harness failed ({' | '.join(said[-3:])})")

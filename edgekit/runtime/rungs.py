@@ -43,8 +43,9 @@ def sample_indices(n: int, k: int, golden: tuple[int, ...]) -> np.ndarray:
     return np.unique(np.concatenate([spread, np.asarray(golden, dtype=int)])).astype(int)
 
 
-def prepare_board_model(tflite: bytes, interface: ModelInterface, runtime_src: Path | None,
-                        methods: dict[str, str], hot_kernels: str = "Os") -> tuple[BoardModel | None, str | None]:
+def prepare_board_model(
+    tflite: bytes, interface: ModelInterface, runtime_src: Path | None, methods: dict[str, str], hot_kernels: str = "Os"
+) -> tuple[BoardModel | None, str | None]:
     """The model code + runtime tree, or (None, why) when the runtime sources are not to be had."""
     try:
         sources = locate_sources(runtime_src)
@@ -55,8 +56,15 @@ def prepare_board_model(tflite: bytes, interface: ModelInterface, runtime_src: P
     return model_sources(tflite, interface, sources, methods, hot_kernels), None
 
 
-def run_board_rungs(model: BoardModel | None, why: str | None, x_int8: np.ndarray, desktop: np.ndarray,
-                    ops: list[str], plan: BoardRungPlan, reference: Any) -> dict[str, Any]:
+def run_board_rungs(
+    model: BoardModel | None,
+    why: str | None,
+    x_int8: np.ndarray,
+    desktop: np.ndarray,
+    ops: list[str],
+    plan: BoardRungPlan,
+    reference: Any,
+) -> dict[str, Any]:
     """Both board rungs against the desktop TFLM outputs ``desktop`` (int8, one row per window)."""
     section: dict[str, Any] = {"runtime": _describe(model), "rungs": {}}
     sample = sample_indices(len(x_int8), plan.windows, plan.golden)
@@ -81,12 +89,17 @@ def _not_run(title: str, reason: str) -> dict[str, Any]:
 def _describe(model: BoardModel | None) -> dict[str, Any]:
     if model is None:
         return {}
-    return {"sources": model.tree.sources, "tree_sha256": model.tree.sha256, "files": len(model.tree.files),
-            "kernels": {k.op: k.registration for k in model.tree.kernels}}
+    return {
+        "sources": model.tree.sources,
+        "tree_sha256": model.tree.sha256,
+        "files": len(model.tree.files),
+        "kernels": {k.op: k.registration for k in model.tree.kernels},
+    }
 
 
-def _run_rung(runtime: BoardRuntime, x_int8: np.ndarray, rows: np.ndarray, desktop: np.ndarray, ops: list[str],
-              reference: Any) -> dict[str, Any]:
+def _run_rung(
+    runtime: BoardRuntime, x_int8: np.ndarray, rows: np.ndarray, desktop: np.ndarray, ops: list[str], reference: Any
+) -> dict[str, Any]:
     run = runtime.run(x_int8[rows])
     steps = np.abs(run.outputs.astype(np.int16) - desktop[rows].astype(np.int16))
     differ = rows[np.flatnonzero(steps.max(axis=1) > 0)]
@@ -103,8 +116,11 @@ def _run_rung(runtime: BoardRuntime, x_int8: np.ndarray, rows: np.ndarray, deskt
         "arena_used_bytes": run.arena_used_bytes,
     }
     if run.instructions is not None and len(rows):
-        result["instructions"] = {"mean": int(run.instructions.mean()), "min": int(run.instructions.min()),
-                                  "max": int(run.instructions.max())}
+        result["instructions"] = {
+            "mean": int(run.instructions.mean()),
+            "min": int(run.instructions.min()),
+            "max": int(run.instructions.max()),
+        }
         per_window = [round(v / len(rows)) for v in run.op_instructions]
         result["op_instructions"] = [{"op": op, "instructions": int(v)} for op, v in zip(ops, per_window, strict=False)]
     if differ.size:
@@ -125,9 +141,7 @@ def first_divergence(runtime: BoardRuntime, x_int8: np.ndarray, ops: list[str], 
             b = np.asarray(b, dtype=np.int8).ravel()
             if a.shape != b.shape or not np.array_equal(a, b):
                 step = int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max()) if a.shape == b.shape else 255
-                entry = {"op_index": position, "op": ops[position] if position < len(ops) else None,
-                         "max_step": step}
+                entry = {"op_index": position, "op": ops[position] if position < len(ops) else None, "max_step": step}
                 break
         found.append(entry)
     return found
-

@@ -69,19 +69,35 @@ COMPONENTS: tuple[Component, ...] = (
         "93741439d9193b022b7123e8652b82ac22e21a2da7834552ad878dad84a5259b",
     ),
     Component(
-        "CMSIS-NN", "ARM-software/CMSIS-NN", "4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae", ("Include", "Source"), (),
+        "CMSIS-NN",
+        "ARM-software/CMSIS-NN",
+        "4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae",
+        ("Include", "Source"),
+        (),
         "0109afdc8abf97ece3bee0007b2c25129b086258ee12b59c0b8093532a3ed6f6",
     ),
     Component(
-        "flatbuffers", "google/flatbuffers", "v25.9.23", ("include",), (),
+        "flatbuffers",
+        "google/flatbuffers",
+        "v25.9.23",
+        ("include",),
+        (),
         "30786d368b9a20c1fb354393119a406a2ab130527614f03241d5514e4d86bc8b",
     ),
     Component(
-        "gemmlowp", "google/gemmlowp", "719139ce755a0f31cbf1c37f7f98adcc7fc9f425", ("fixedpoint", "internal"), (),
+        "gemmlowp",
+        "google/gemmlowp",
+        "719139ce755a0f31cbf1c37f7f98adcc7fc9f425",
+        ("fixedpoint", "internal"),
+        (),
         "cb50e00422f6b94ddfb7ffb8f76f77db6c21d54e3deb3ffe17505f4eef869639",
     ),
     Component(
-        "ruy", "google/ruy", "d37128311b445e758136b8602d1bbd2a755e115d", ("ruy/profiler",), (),
+        "ruy",
+        "google/ruy",
+        "d37128311b445e758136b8602d1bbd2a755e115d",
+        ("ruy/profiler",),
+        (),
         "992403070b2138759dc75ecb178176f42c829c59f9f6e3b9e6c4594066ccf6cc",
     ),
 )
@@ -157,7 +173,6 @@ def locate_sources(source: Path | str | None = None, download: bool = True) -> R
             verify_component(folder / component.name, component, origin)
         return RuntimeSources({c.name: folder / c.name for c in COMPONENTS}, origin)
     return _cached_sources(download)
-
 
 
 def cache_dir() -> Path:

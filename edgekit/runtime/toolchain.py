@@ -78,13 +78,28 @@ def compiler_version(compiler: str) -> str:
     return result.stdout.splitlines()[0] if result.stdout else compiler
 
 
-def compile_command(target: Target, source: Path, obj: Path, includes: tuple[Path, ...] = (),
-                    warnings: tuple[str, ...] = RUNTIME_WARNINGS) -> list[str]:
+def compile_command(
+    target: Target,
+    source: Path,
+    obj: Path,
+    includes: tuple[Path, ...] = (),
+    warnings: tuple[str, ...] = RUNTIME_WARNINGS,
+) -> list[str]:
     is_c = source.suffix == ".c"
     compiler = f"{target.prefix}{'gcc' if is_c else 'g++'}"
     language = C_ONLY if is_c else CXX_ONLY
-    return [compiler, *language, *target.flags, *SECTIONS, *warnings, *(f"-I{i}" for i in includes),
-            "-c", str(source), "-o", str(obj)]
+    return [
+        compiler,
+        *language,
+        *target.flags,
+        *SECTIONS,
+        *warnings,
+        *(f"-I{i}" for i in includes),
+        "-c",
+        str(source),
+        "-o",
+        str(obj),
+    ]
 
 
 def run_tool(cmd: list[str], cwd: Path | None = None) -> None:
@@ -93,8 +108,9 @@ def run_tool(cmd: list[str], cwd: Path | None = None) -> None:
         lines = (result.stderr or result.stdout).strip().splitlines()
         errors = [line for line in lines if "error" in line or "undefined reference" in line] or lines
         errors.sort(key=lambda line: "collect2" in line)
-        raise EdgekitError(f"{Path(cmd[0]).name} failed on {cmd[-3] if '-c' in cmd else cmd[-1]}: "
-                           f"{' | '.join(errors[:2])}")
+        raise EdgekitError(
+            f"{Path(cmd[0]).name} failed on {cmd[-3] if '-c' in cmd else cmd[-1]}: {' | '.join(errors[:2])}"
+        )
 
 
 def compile_all(jobs: list[list[str]]) -> None:
@@ -107,8 +123,16 @@ def compile_all(jobs: list[list[str]]) -> None:
 def runtime_library(tree: RuntimeTree, target: Target) -> Path:
     """The runtime tree compiled for ``target`` as a static library, from the cache when it is there."""
     key = hashlib.sha256(
-        "\n".join([tree.sha256, target.name, *target.flags, *RUNTIME_WARNINGS,
-                   compiler_version(f"{target.prefix}g++"), compiler_version(f"{target.prefix}gcc")]).encode()
+        "\n".join(
+            [
+                tree.sha256,
+                target.name,
+                *target.flags,
+                *RUNTIME_WARNINGS,
+                compiler_version(f"{target.prefix}g++"),
+                compiler_version(f"{target.prefix}gcc"),
+            ]
+        ).encode()
     ).hexdigest()[:20]
     final = cache_dir() / "builds" / f"{target.name}-{key}"
     library = final / "libtflm.a"

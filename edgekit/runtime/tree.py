@@ -69,8 +69,14 @@ _FRAMEWORK = (
     "tensorflow/lite/kernels/internal/runtime_shape.cc",
 )
 # Never taken from upstream: replaced by edgekit's (DebugLog) or test-only.
-_NEVER = {f"{MICRO}/debug_log.cc", f"{MICRO}/fake_micro_context.cc", f"{MICRO}/mock_micro_graph.cc",
-          f"{MICRO}/test_helpers.cc", f"{MICRO}/test_helper_custom_ops.cc", f"{MICRO}/recording_micro_allocator.cc"}
+_NEVER = {
+    f"{MICRO}/debug_log.cc",
+    f"{MICRO}/fake_micro_context.cc",
+    f"{MICRO}/mock_micro_graph.cc",
+    f"{MICRO}/test_helpers.cc",
+    f"{MICRO}/test_helper_custom_ops.cc",
+    f"{MICRO}/recording_micro_allocator.cc",
+}
 _INCLUDE = re.compile(rb'^(\s*#\s*include\s*)"([^"]+)"', re.M)
 _REGISTER_DEF = re.compile(rb"^TFLMRegistration (Register_\w+)\(\)", re.M)
 _CMSIS_NAME = re.compile(rb"\b(arm_[a-z0-9_]+)\s*\(")
@@ -78,8 +84,7 @@ _CMSIS_DEFINITION = re.compile(rb"^(?!static)[A-Za-z_][\w \t*]*?\b(arm_[a-z0-9_]
 # What TFLM's Makefile passes as -D for a CMSIS-NN build (tools/make/Makefile, ext_libs/cmsis_nn.inc).
 _MAKEFILE_DEFINES = ("CMSIS_NN", "TF_LITE_STATIC_MEMORY", "KERNELS_OPTIMIZED_FOR_SPEED")
 _DEFINED = re.compile(rb"defined\s*\(\s*(" + b"|".join(d.encode() for d in _MAKEFILE_DEFINES) + rb")\s*\)")
-_IFDEF = re.compile(rb"^(\s*#\s*)(ifdef|ifndef)\s+(" + b"|".join(d.encode() for d in _MAKEFILE_DEFINES) + rb")\b",
-                    re.M)
+_IFDEF = re.compile(rb"^(\s*#\s*)(ifdef|ifndef)\s+(" + b"|".join(d.encode() for d in _MAKEFILE_DEFINES) + rb")\b", re.M)
 _WRAPPING_BLOCK = re.compile(
     rb"template <typename T>\ninline T WrappingAdd\(T a, T b\) \{\n.*?\n\}\n\ntemplate <typename T>\n"
     rb"inline T WrappingMul\(T a, T b\) \{\n.*?\n\}\n",
@@ -270,8 +275,12 @@ def _adapt(path: str, data: bytes) -> bytes:
     if path == _COMMON_H:
         data = _cxx14_wrapping(data)
     if path.startswith("tensorflow/"):
-        data = _IFDEF.sub(lambda m: m.group(1) + (b"if 1" if m.group(2) == b"ifdef" else b"if 0")
-                          + b" /* edgekit: -D" + m.group(3) + b" */", data)
+        data = _IFDEF.sub(
+            lambda m: (
+                m.group(1) + (b"if 1" if m.group(2) == b"ifdef" else b"if 0") + b" /* edgekit: -D" + m.group(3) + b" */"
+            ),
+            data,
+        )
         data = _DEFINED.sub(lambda m: b"1 /* edgekit: -D" + m.group(1) + b" */", data)
     return data
 
