@@ -442,13 +442,14 @@ def format_summary(summary: dict[str, Any]) -> str:
             *(
                 [
                     f"latency          {_ms_range(m)} ms per inference on the board (measured "
-                    f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), {100 * m['duty_cycle'][1]:.0f} % of the hop "
-                    "at most"
+                    f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), "
+                    f"{100 * m['duty_cycle'][1]:.0f} % of the hop at most"
                 ]
                 if (m := summary.get("measured"))
                 else [
                     f"latency          {_ms_range(est)} ms per inference on the board (cost-model "
-                    f"estimate, not measured: {est['kernels']} kernels), {100 * est['duty_cycle'][1]:.0f} % of the hop at most"
+                    f"estimate, not measured: {est['kernels']} kernels), "
+                    f"{100 * est['duty_cycle'][1]:.0f} % of the hop at most"
                 ]
                 if (est := summary.get("estimate"))
                 else []
