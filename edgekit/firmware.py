@@ -592,11 +592,6 @@ def templates_dir() -> Path:
     return resource_dir("firmware_templates") / "sketch"
 
 
-def harness_dir() -> Path:
-    """Sources of the desktop/QEMU test harness (plain C/C++, startup code and linker script)."""
-    return resource_dir("firmware_templates") / "harness"
-
-
 def _render(context: dict[str, Any], sketch_name: str, with_selftest: bool) -> dict[str, bytes]:
     import jinja2
 

@@ -57,10 +57,10 @@ def built_run(synthetic_run: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def other_tflite(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """Another model's int8 .tflite (the small test model of test_firmware.py, cached per session)."""
-    from test_firmware import build_test_model
+    """Another model's int8 .tflite (the committed tiny model of the firmware tests)."""
+    from helpers.fixtures import firmware_model
 
-    return build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model").tflite
+    return firmware_model().tflite
 
 
 def _subset(rec: Recording, keep: np.ndarray) -> Recording:

@@ -1,62 +1,36 @@
 """The Nicla Sense ME: the board the compact model fits and the seed model does not.
 
 The seed's numbers are the int8 export measured by bench/models.py (README, "A smaller model"); the compact
-model is built and quantized here (random weights and calibration: size, ops and arena do not depend on
-training), and its sketch for the Nicla goes through the same strict stub compile as the other boards.
+model is the committed fixture run's (tests/fixtures/compact_run), and its sketch for the Nicla goes through
+the same strict stub compile as the other boards.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
-import numpy as np
 import pytest
+from helpers.firmware import STRICT, STUBS
+from helpers.fixtures import COMPACT_RUN
 
 from edgekit.boards import fit_check, load_board
 from edgekit.contract import Contract
 from edgekit.errors import EdgekitError
 from edgekit.firmware import generate_firmware, sketch_fit
-from edgekit.quantize import quantization_record
 
 BOARD = "nicla-sense"
 SEED_TFLITE_BYTES = 539_800
 SEED_ARENA_BYTES = 20_320
 
 
-def _firmware_tests() -> ModuleType:
-    """tests/test_firmware.py (its stub folder, warning flags and model helpers): imported once, by path."""
-    module = sys.modules.get("test_firmware") or sys.modules.get("_edgekit_test_firmware")
-    if module is None:
-        path = Path(__file__).with_name("test_firmware.py")
-        spec = importlib.util.spec_from_file_location("_edgekit_test_firmware", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-        spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def compact(tmp_path_factory) -> tuple[bytes, Contract]:
-    """The compact architecture as int8 .tflite, with a contract that describes exactly that model."""
-    from edgekit.data.prepare import fit_contract
-    from edgekit.data.synthetic import synthetic_recording
-    from edgekit.data.windows import window_recording
-    from edgekit.model import build_model
-    from edgekit.quantize import quantize_model
-    from edgekit.runtimes import inspect_tflite, measure_arena
+def compact() -> tuple[bytes, Contract]:
+    """The committed compact run's int8 model and the contract (quantization included) that describes it."""
+    from edgekit.quantize import load_quantized
 
-    windows = window_recording(synthetic_recording(seed=0, users=2, seconds_per_activity=10))
-    contract = fit_contract(windows, 80, 40, 20.0)
-    rep = np.random.default_rng(0).standard_normal((8, contract.n_features)).astype(np.float32)
-    tflite = quantize_model(build_model("compact"), rep)
-    info = inspect_tflite(tflite)
-    contract.quant = quantization_record(tflite, info, measure_arena(tflite))
+    tflite, _, contract = load_quantized(COMPACT_RUN)
     return tflite, contract
 
 
@@ -125,7 +99,6 @@ def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path):
     assert "readAcceleration" not in app
     yaml = (sketch / "sketch.yaml").read_text()
     assert "platform: arduino:mbed_nicla (4.4.1)" in yaml and "ArduinoBLE (1.3.7)" in yaml
-    fw = _firmware_tests()
     compilers = [("g++", [])]
     if shutil.which("arm-none-eabi-g++"):
         compilers.append(("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-funsigned-char"]))
@@ -135,14 +108,14 @@ def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path):
                 compiler,
                 "-std=gnu++14",
                 *arch,
-                *fw.STRICT,
+                *STRICT,
                 "-Wshadow",
                 "-fsyntax-only",
                 "-x",
                 "c++",
                 "-include",
                 "Arduino.h",
-                f"-I{fw.STUBS}",
+                f"-I{STUBS}",
                 f"-I{sketch}",
                 str(sketch / source),
             ]

@@ -51,10 +51,10 @@ def vendor() -> Path:
 
 
 @pytest.fixture(scope="module")
-def fixture_model(tmp_path_factory):
-    from test_firmware import build_test_model
+def fixture_model():
+    from helpers.fixtures import firmware_model
 
-    return build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model")
+    return firmware_model()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from fakeboard import FAKE_ARDUINO_CLI, BoardThread, FakeBoard, install_tool, read_log, wait_for
+from helpers.fakeboard import FAKE_ARDUINO_CLI, BoardThread, FakeBoard, install_tool, read_log, wait_for
+from helpers.firmware import STUBS
 
 from edgekit.boards import AXES, list_boards, load_board
 from edgekit.capture_sketch import SKETCH_NAME, render_capture_sketch
@@ -21,7 +22,7 @@ from edgekit.data.raw import read_raw
 from edgekit.errors import EdgekitError
 from edgekit.serial import capture, parse_line
 
-HARNESS = Path(__file__).parent / "capture_harness"
+HARNESS = Path(__file__).parent / "capture_harness" / "main.cc"
 IMU_BOARDS = [b.name for b in list_boards() if b.imu is not None and b.imu.driver == "arduino-imu"]
 BOARD_READING = (0.5, -1.0, 0.25)  # what the harness IMU reports, in the library's units
 SAFETY_S = 20.0
@@ -91,14 +92,15 @@ def test_capture_sketch_refuses_a_board_without_imu(tmp_path: Path) -> None:
 
 def compile_harness(name: str, tmp_path: Path) -> Path:
     board = load_board(name)
-    stub = HARNESS / board.imu.library.header
-    assert stub.is_file(), f"add a test stand-in {stub} for board {name}'s IMU library"
+    stub = STUBS / board.imu.library.header
+    assert stub.is_file(), f"add a declaration stub {stub} for board {name}'s IMU library"
     sketch = render_capture_sketch(board, tmp_path)
     exe = tmp_path / "capture_harness"
     subprocess.run(
-        ["g++", "-std=c++14", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{sketch}", f"-I{HARNESS}",
+        ["g++", "-std=c++14", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{sketch}", f"-I{STUBS}",
          f'-DSTUB_IMU_HEADER="{board.imu.library.header}"', f"-DSTUB_IMU_CLASS={board.imu.class_name}",
-         "-x", "c++", str(sketch / f"{SKETCH_NAME}.ino"), "-x", "c++", str(HARNESS / "main.cc"), "-o", str(exe)],
+         "-x", "c++", str(sketch / f"{SKETCH_NAME}.ino"), "-x", "c++", str(HARNESS),
+         str(STUBS / "host" / "serial.cc"), "-o", str(exe)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return exe
@@ -147,7 +149,7 @@ def test_capture_sketch_cross_compiles(name: str, cpu: list[str], tmp_path: Path
     sketch = render_capture_sketch(load_board(name), tmp_path)
     subprocess.run(
         ["arm-none-eabi-g++", "-std=c++14", "-mthumb", *cpu, "-Os", "-Wall", "-Wextra", "-Werror",
-         f"-I{sketch}", f"-I{HARNESS}", "-x", "c++", "-c", str(sketch / f"{SKETCH_NAME}.ino"),
+         f"-I{sketch}", f"-I{STUBS}", "-x", "c++", "-c", str(sketch / f"{SKETCH_NAME}.ino"),
          "-o", str(tmp_path / "capture.o")],
         check=True, capture_output=True, text=True,
     )  # fmt: skip

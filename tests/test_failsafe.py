@@ -23,16 +23,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.firmware import STRICT, STUBS
 
 from edgekit import protocol
 from edgekit.firmware import MODEL_SOURCE, SAMPLER_STACK_BYTES, generate_firmware, make_selftest, reference_int8_windows
 from edgekit.resources import resource_dir
 from edgekit.serial import LineError, parse_line
 
-HERE = Path(__file__).parent
-STUBS = HERE / "firmware_stubs"
-HARNESS = HERE / "failsafe_harness"
-STRICT = ["-Wall", "-Wextra", "-Werror"]
+HARNESS = Path(__file__).parent / "failsafe_harness"
 ARM = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 # the Arduino mbed core's flags that matter here (it builds with -Os, like most Arduino cores)
 ARM_CXX = [
@@ -71,10 +69,10 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def sketch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sketch for test_firmware.py's small int8 model, with three self-test windows (nano33: LSM9DS1)."""
-    from test_firmware import build_test_model
+    """The sketch for the committed tiny int8 model, with three self-test windows (nano33: LSM9DS1)."""
+    from helpers.fixtures import firmware_model
 
-    model = build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model")
+    model = firmware_model()
     windows = reference_int8_windows(model.stream, model.contract, model.segments)[:3]
     generated = generate_firmware(
         model.tflite,
@@ -249,7 +247,7 @@ def app_binary(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("failsafe-host")
     flags = ["-std=gnu++14", *STRICT, "-O1", "-g", *SANITIZE, "-pthread", f"-I{HARNESS}", f"-I{STUBS}", f"-I{sketch}"]
     objects = []
-    for source, extra in [*app_sources(sketch), (HARNESS / "main.cc", [])]:
+    for source, extra in [*app_sources(sketch), (HARNESS / "main.cc", []), (STUBS / "host" / "serial.cc", [])]:
         obj = out / f"{source.name}.o"
         run(["g++", *flags, *extra, "-c", str(source), "-o", str(obj)])
         objects.append(str(obj))

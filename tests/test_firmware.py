@@ -1,35 +1,47 @@
 """Firmware generation, and the generated C++ run on the desktop against edgekit's Python.
 
-The model is a small Keras 1D-CNN with the seed's layer types, converted here to a full-int8 .tflite
-(static batch 1) and described by a contract built by hand from synthetic data. The helpers at the top
-are shared with tests/test_firmware_qemu.py, which runs the same harness on a Cortex-M4F under QEMU.
+The model is the committed tiny int8 1D-CNN (tests/fixtures/firmware_model: the seed's layer types, full
+int8, static batch 1) with a contract fitted on synthetic data. The harness helpers live in
+tests/helpers/firmware.py, shared with tests/test_firmware_qemu.py, which runs the same harness on a
+Cortex-M4F under QEMU.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
 import struct
 import subprocess
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.firmware import (
+    MODE_MODEL,
+    MODE_PREDICT,
+    MODE_QUANTIZE,
+    MODE_QUEUE,
+    STRICT,
+    STUBS,
+    compile_host_harness,
+    imu_stream,
+    real_wisdm_user,
+    run_harness,
+    simple_payload,
+    tie_and_edge_values,
+    windows_payload,
+)
+from helpers.fixtures import FirmwareModel, firmware_model
 
 from edgekit.boards import load_board
 from edgekit.contract import Contract
 from edgekit.errors import EdgekitError
 from edgekit.firmware import (
-    MODEL_SOURCE,
     SKETCH_MANIFEST,
     board_to_model_axes,
     cmsis_scratch_bytes,
     generate_firmware,
-    harness_dir,
     make_selftest,
     model_to_board_axes,
     plan_arena,
@@ -37,182 +49,17 @@ from edgekit.firmware import (
     resolver_ops,
     sketch_fit,
 )
-from edgekit.quantize import quantization_record
+from edgekit.resources import resource_dir
 
-HARNESS_MAGIC = 0x31484B45
-MODE_WINDOWS, MODE_PREDICT, MODE_QUANTIZE, MODE_QUEUE, MODE_MODEL = 1, 2, 3, 4, 5
-STRICT = ["-Wall", "-Wextra", "-Werror"]
-HOST_FLAGS = ["-std=c++14", *STRICT, "-Wshadow", "-Wpedantic", "-Wconversion", "-Wsign-conversion", "-O2"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-STUBS = Path(__file__).with_name("firmware_stubs")
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-@dataclass
-class FirmwareModel:
-    tflite: bytes
-    contract: Contract
-    stream: np.ndarray  # (n, 3) float32 m/s^2, model axes: a synthetic recording to stream
-    segments: list[int]  # contiguous recordings inside `stream`
-
-
-def build_test_model(cache: Path) -> FirmwareModel:
-    """A small int8 model + hand-made contract, converted once per test session (cached on disk)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    files = [cache / name for name in ("model.tflite", "contract.json", "stream.npy", "segments.json")]
-    if not all(f.exists() for f in files):
-        _convert_test_model(cache)
-    return FirmwareModel(
-        tflite=files[0].read_bytes(),
-        contract=Contract.from_dict(json.loads(files[1].read_text())),
-        stream=np.load(files[2]),
-        segments=json.loads(files[3].read_text()),
-    )
-
-
-def _convert_test_model(cache: Path) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
-
-    from edgekit.data.prepare import fit_contract, model_inputs
-    from edgekit.data.synthetic import synthetic_recording
-    from edgekit.data.windows import segment_starts, window_recording
-    from edgekit.runtimes import capture_c_output, inspect_tflite, measure_arena
-
-    rec = synthetic_recording(seed=0, users=2, seconds_per_activity=20)
-    windows = window_recording(rec)
-    contract = fit_contract(windows, 80, 40, 20.0)
-    x = model_inputs(windows.X, contract)
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((contract.n_features,), batch_size=1)
-    h = keras.layers.Reshape((contract.window, 3))(inputs)
-    h = keras.layers.Conv1D(8, 10, activation="relu")(h)
-    h = keras.layers.MaxPooling1D(3)(h)
-    h = keras.layers.Conv1D(8, 5, activation="relu")(h)
-    h = keras.layers.GlobalAveragePooling1D()(h)
-    outputs = keras.layers.Dense(len(contract.labels), activation="softmax")(h)
-    model = keras.Model(inputs, outputs)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x, windows.y, epochs=3, batch_size=32, verbose=0)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[i : i + 1]] for i in range(0, len(x), 2))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    with capture_c_output(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected": int8 I/O is wanted
-        tflite = converter.convert()
-    info = inspect_tflite(tflite)
-    contract.quant = quantization_record(tflite, info, measure_arena(tflite))
-    starts = segment_starts(rec)
-    lengths = np.diff(np.append(starts, len(rec)))[:6].tolist()  # six recordings, one per activity
-    (cache / "model.tflite").write_bytes(tflite)
-    (cache / "contract.json").write_text(json.dumps(contract.to_dict()))
-    np.save(cache / "stream.npy", rec.xyz[: sum(lengths)].astype(np.float32))
-    (cache / "segments.json").write_text(json.dumps(lengths))
-
-
-def windows_payload(board_xyz: np.ndarray, segments: list[int]) -> bytes:
-    """harness_in.bin for mode 1: the recording as IMU readings (board axes, g), segment by segment."""
-    out = [struct.pack("<III", HARNESS_MAGIC, MODE_WINDOWS, len(segments))]
-    offset = 0
-    for n in segments:
-        out.append(struct.pack("<I", n) + np.ascontiguousarray(board_xyz[offset : offset + n], "<f4").tobytes())
-        offset += n
-    return b"".join(out)
-
-
-def simple_payload(mode: int, values: np.ndarray | None = None, rows: int | None = None) -> bytes:
-    head = struct.pack("<II", HARNESS_MAGIC, mode)
-    if values is None:
-        return head
-    return head + struct.pack("<I", rows if rows is not None else len(values)) + values.tobytes()
-
-
-def run_harness(command: list[str], payload: bytes, workdir: Path, timeout: float = 60) -> bytes:
-    """Run a harness (host binary or QEMU) in ``workdir`` on ``payload``; return harness_out.bin."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "harness_in.bin").write_bytes(payload)
-    out = workdir / "harness_out.bin"
-    out.unlink(missing_ok=True)
-    result = subprocess.run(command, cwd=workdir, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
-    return out.read_bytes()
-
-
-def imu_stream(test_model: FirmwareModel, axis_map: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """What the IMU would report for the recording (board axes, g), and the m/s^2 the firmware makes of it."""
-    board = model_to_board_axes(test_model.stream, axis_map, "g")
-    return board, board_to_model_axes(board, axis_map, "g")
-
-
-def compile_host_harness(sketch: Path, out: Path) -> list[str]:
-    """g++, strict warnings, ASan + UBSan: any out-of-bounds access in the pipeline fails the test."""
-    h = harness_dir()
-    sources = [h / "harness_main.cpp", h / "io_posix.cpp", sketch / MODEL_SOURCE]
-    cmd = ["g++", *HOST_FLAGS, *SANITIZE, f"-I{sketch}", f"-I{h}", *map(str, sources), "-o", str(out)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return [str(out)]
-
-
-def tie_and_edge_values(scale: float) -> np.ndarray:
-    """Normalised inputs that land exactly on .5 after division by the input scale, plus extremes."""
-    s = np.float32(scale)
-    found = []
-    for k in range(-140, 140):
-        x = np.float32((k + 0.5) * float(s))
-        for cand in (x, np.nextafter(x, np.float32(np.inf)), np.nextafter(x, np.float32(-np.inf))):
-            found.append(cand)
-    rng = np.random.default_rng(0)
-    found.extend(rng.normal(0, 2, 2000).astype(np.float32))
-    found.extend(np.float32(v) for v in (0.0, -0.0, 1e-30, -1e-30, 1e30, -1e30, 3.4e38, -3.4e38))
-    return np.asarray(found, dtype=np.float32)
-
-
-def real_wisdm_user(path: Path, max_samples: int = 30_000) -> tuple[np.ndarray, list[int]]:
-    """The first user's contiguous runs from the raw WISDM 2019 stream (m/s^2), split like the desktop does."""
-    rows, activities, stamps = [], [], []
-    first_user = None
-    with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as handle:
-        for line in handle:
-            parts = line.strip().rstrip(";").split(",")
-            if len(parts) != 6:
-                continue
-            if first_user is None:
-                first_user = parts[0]
-            if parts[0] != first_user or len(rows) >= max_samples:
-                break
-            try:
-                rows.append([float(v) for v in parts[3:6]])
-                stamps.append(int(parts[2]))
-            except ValueError:
-                continue
-            activities.append(parts[1])
-    t = np.asarray(stamps, dtype=np.int64)
-    breaks = (
-        np.flatnonzero(
-            (np.diff(t) > 1_000_000_000)
-            | (np.diff(t) < 0)
-            | (np.asarray(activities[1:]) != np.asarray(activities[:-1]))
-        )
-        + 1
-    )
-    bounds = np.concatenate(([0], breaks, [len(rows)]))
-    return np.asarray(rows, dtype=np.float32), np.diff(bounds).tolist()
 
 
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
-def test_model(tmp_path_factory) -> FirmwareModel:
-    return build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model")
+def test_model() -> FirmwareModel:
+    return firmware_model()
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +109,8 @@ def test_sketch_folder_has_every_file(sketch: Path):
     assert "src/tflm/third_party/cmsis_nn/Source/ConvolutionFunctions/arm_convolve_s8.c" in runtime
     assert not [name for name in runtime if name.endswith(".cc")]  # .cpp: every arduino-cli compiles those
     assert not list(sketch.parent.glob(".edgekit_har.*"))  # no staging leftovers
-    assert (sketch / "har_pipeline.h").read_bytes() == (harness_dir().parent / "sketch" / "har_pipeline.h").read_bytes()
+    shipped = resource_dir("firmware_templates") / "sketch" / "har_pipeline.h"
+    assert (sketch / "har_pipeline.h").read_bytes() == shipped.read_bytes()
 
 
 def test_generated_numbers_come_from_contract_model_and_board(sketch: Path, test_model: FirmwareModel):

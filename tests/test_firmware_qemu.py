@@ -7,31 +7,33 @@ bit for bit, the embedded model must come back byte-identical, and nothing may l
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import firmware as helpers
+from helpers.fixtures import FirmwareModel, firmware_model
 
 from edgekit.firmware import (
     MODEL_SOURCE,
     board_to_model_axes,
     generate_firmware,
-    harness_dir,
     model_to_board_axes,
     reference_int8_windows,
 )
 
 CROSS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm")
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in CROSS),
-    reason=f"needs {', '.join(CROSS)} (apt: gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)",
-)
+pytestmark = [
+    pytest.mark.slow,  # QEMU
+    pytest.mark.skipif(
+        any(shutil.which(tool) is None for tool in CROSS),
+        reason=f"needs {', '.join(CROSS)} (apt: gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)",
+    ),
+]
 
 CPU = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 WARN = ["-Wall", "-Wextra", "-Werror"]
@@ -44,22 +46,6 @@ HEAP_SYMBOLS = re.compile(
 )
 
 
-def _helpers():
-    """tests/test_firmware.py's helpers: the module pytest already imported, or loaded from its path."""
-    module = sys.modules.get("test_firmware")
-    if module is None or not hasattr(module, "build_test_model"):
-        path = Path(__file__).with_name("test_firmware.py")
-        spec = importlib.util.spec_from_file_location("_edgekit_test_firmware", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(module)
-    return module
-
-
-helpers = _helpers()
-
-
 def _run(cmd: list[str], cwd: Path | None = None) -> str:
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (cmd, result.stderr)
@@ -68,11 +54,11 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
 
 def build_arm_harness(sketch: Path, build: Path) -> Path:
     """Compile and link the harness for mps2-an386 with edgekit's own startup code and linker script."""
-    h = harness_dir()
+    h = helpers.harness_io_dir()
     build.mkdir(parents=True, exist_ok=True)
     objects = [build / "startup_cm4.o"]
     _run(["arm-none-eabi-gcc", "-std=c11", *COMMON, "-c", str(h / "startup_cm4.c"), "-o", str(objects[0])])
-    for source in (h / "harness_main.cpp", h / "io_semihost.cpp", sketch / MODEL_SOURCE):
+    for source in (helpers.PIPELINE_HARNESS, h / "io_semihost.cpp", sketch / MODEL_SOURCE):
         obj = build / f"{source.stem}.o"
         _run(["arm-none-eabi-g++", *CXX, *COMMON, f"-I{sketch}", f"-I{h}", "-c", str(source), "-o", str(obj)])
         objects.append(obj)
@@ -112,8 +98,8 @@ def qemu_command(elf: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def test_model(tmp_path_factory):
-    return helpers.build_test_model(tmp_path_factory.getbasetemp() / "edgekit-firmware-model")
+def test_model() -> FirmwareModel:
+    return firmware_model()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@
 //
 // The generated edgekit_app.cpp and edgekit_model.cpp are compiled against the declaration stubs in
 // tests/firmware_stubs (the Arduino core, mbed RTOS, the IMU library, and in tflm/ the TFLM API that
-// edgekit_model.cpp uses, standing in for the sketch's src/tflm); this file gives those declarations bodies. Time is simulated and runs in lock step: delay() advances it 1 ms at a time
-// and, once the sampling thread (a real std::thread running the firmware's sampler_main) is due, waits
+// edgekit_model.cpp uses, standing in for the sketch's src/tflm); this file gives those declarations bodies,
+// but Serial's, which firmware_stubs/host/serial.cc shares with the capture harness. Time is simulated and
+// runs in lock step: delay() advances it 1 ms at a time and, once the sampling thread (a real std::thread running the firmware's sampler_main) is due, waits
 // until that thread has taken its sample and gone back to sleep_until(), as the higher-priority RTOS
 // thread would have on the board. The interpreter is a stand-in whose tensors match edgekit_config.h
 // unless a fault says otherwise; Invoke() scores class 0 highest.
@@ -26,6 +27,7 @@
 #include "Arduino.h"
 #include "Arduino_LSM9DS1.h"
 #include "edgekit_config.h"
+#include "host/host.h"
 #include "mbed.h"
 #include "tflm/tensorflow/lite/micro/micro_interpreter.h"
 #include "tflm/tensorflow/lite/micro/micro_mutable_op_resolver.h"
@@ -34,7 +36,6 @@
 void setup();
 void loop();
 
-SerialStub Serial;
 LSM9DS1Class IMU_LSM9DS1;
 
 namespace {
@@ -122,23 +123,7 @@ void digitalWrite(pin_size_t pin, PinStatus value) {
   (void)value;
 }
 
-void SerialStub::begin(unsigned long baud) { (void)baud; }
-SerialStub::operator bool() { return true; }
-int SerialStub::available() { return 0; }
-int SerialStub::read() { return -1; }
-size_t SerialStub::print(const char text[]) { return static_cast<size_t>(printf("%s", text)); }
-size_t SerialStub::print(char c) { return static_cast<size_t>(printf("%c", c)); }
-size_t SerialStub::print(int value, int base) { return print(static_cast<long>(value), base); }
-size_t SerialStub::print(unsigned int value, int base) { return print(static_cast<unsigned long>(value), base); }
-size_t SerialStub::print(long value, int base) {
-  (void)base;
-  return static_cast<size_t>(printf("%ld", value));
-}
-size_t SerialStub::print(unsigned long value, int base) {
-  (void)base;
-  return static_cast<size_t>(printf("%lu", value));
-}
-size_t SerialStub::print(double value, int digits) { return static_cast<size_t>(printf("%.*f", digits, value)); }
+bool edgekit_host::serial_connected() { return true; }  // Serial's bodies: firmware_stubs/host/serial.cc
 
 // ------------------------------------------------------------------ IMU (board at rest, upright)
 

@@ -1,8 +1,10 @@
 // harness_main.cpp - runs the firmware's har_pipeline.h on recorded data, for edgekit's tests.
 //
 // Built twice from the same sources: with g++ for the desktop and with arm-none-eabi-g++ for a
-// Cortex-M4F under QEMU. It reads harness_in.bin and writes harness_out.bin in the current directory
-// (the test in tests/test_firmware*.py writes the one and checks the other against Python):
+// Cortex-M4F under QEMU, with edgekit's harness_io.h (firmware_templates/harness: io_posix.cpp,
+// io_semihost.cpp, the start-up code and linker script the board-runtime rungs use as well). It reads
+// harness_in.bin and writes harness_out.bin in the current directory (tests/helpers/firmware.py writes the
+// one, tests/test_firmware*.py check the other against Python). A test file: it does not ship in the wheel.
 //
 //   u32 magic "EKH1", u32 mode, then per mode:
 //   1 windows : u32 segments, per segment u32 n and n x 3 float32 board samples in IMU units;

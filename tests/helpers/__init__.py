@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules: committed fixtures, the firmware harness protocol, fake hardware."""
