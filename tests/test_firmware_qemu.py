@@ -22,7 +22,6 @@ from edgekit.firmware import (
     MODEL_SOURCE,
     board_to_model_axes,
     generate_firmware,
-    model_to_board_axes,
     reference_int8_windows,
 )
 
@@ -151,7 +150,7 @@ def test_qemu_windows_equal_python_windows(elf: Path, test_model, tmp_path: Path
 @pytest.mark.skipif(not os.environ.get("EDGEKIT_WISDM_RAW"), reason="EDGEKIT_WISDM_RAW not set")
 def test_qemu_windows_equal_python_windows_on_real_wisdm(elf: Path, test_model, tmp_path: Path):
     xyz, segments = helpers.real_wisdm_user(Path(os.environ["EDGEKIT_WISDM_RAW"]))
-    board = model_to_board_axes(xyz, ("-y", "x", "z"), "g")
+    board = helpers.model_to_board_axes(xyz, ("-y", "x", "z"), "g")
     ms2 = board_to_model_axes(board, ("-y", "x", "z"), "g")
     out = helpers.run_harness(
         qemu_command(elf), helpers.windows_payload(board, segments), tmp_path, timeout=QEMU_TIMEOUT_S

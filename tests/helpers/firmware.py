@@ -6,11 +6,13 @@ from __future__ import annotations
 import gzip
 import struct
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from edgekit.firmware import MODEL_SOURCE, board_to_model_axes, model_to_board_axes
+from edgekit.boards import axis_map_sources
+from edgekit.firmware import MODEL_SOURCE, board_to_model_axes, units_to_ms2
 from edgekit.resources import resource_dir
 
 from .fixtures import FirmwareModel
@@ -58,6 +60,16 @@ def run_harness(command: list[str], payload: bytes, workdir: Path, timeout: floa
     result = subprocess.run(command, cwd=workdir, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     return out.read_bytes()
+
+
+def model_to_board_axes(model_xyz: np.ndarray, axis_map: Sequence[str], imu_units: str = "g") -> np.ndarray:
+    """The inverse of edgekit's board_to_model_axes: what the IMU would report for a model-axis recording."""
+    model = np.asarray(model_xyz, dtype=np.float32).reshape(-1, 3)
+    factor = np.float32(units_to_ms2(imu_units))
+    board = np.empty_like(model)
+    for i, (axis, negate) in enumerate(axis_map_sources(tuple(axis_map))):
+        board[:, axis] = (-model[:, i] if negate else model[:, i]) / factor
+    return board
 
 
 def imu_stream(test_model: FirmwareModel, axis_map: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray]:
