@@ -1,4 +1,10 @@
-"""Shared fixtures: a small trained run on synthetic data, and paths to the real data when given."""
+"""Shared fixtures: committed runs, a small trained run on synthetic data, and paths to the real data when given.
+
+Two tiers: ``pytest -m "not slow"`` (the fast tier, about a minute: the committed fixtures in tests/fixtures,
+no TensorFlow training, no TFLM runtime library build, no QEMU) and ``pytest`` (everything). A test that
+trains, builds the board's runtime library or runs QEMU is marked ``slow``; tests that ask for a trained
+session fixture below are marked by :func:`pytest_collection_modifyitems`, so none slips into the fast tier.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,10 @@ def test_output() -> Path:
     return out
 
 
+# Session fixtures that train TensorFlow (or build and emulate the board runtime): a test using one is slow.
+TRAINED_FIXTURES = {"synthetic_run"}
+
+
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seed model trained briefly on synthetic data: read-only, shared by every test module."""
@@ -47,6 +57,13 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "run"
     train_run("synthetic", out, TrainConfig(epochs=4, min_epochs=2, patience=2), seed=0)
     return out
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that trains through a session fixture, whatever its module says."""
+    for item in items:
+        if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 # Test modules that generate sketches or run builds: the sketch ships the board's TFLM runtime, generated

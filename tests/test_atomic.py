@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.fixtures import COMPACT_RUN, copy_compact_run
 
 from edgekit import artifacts
 from edgekit.data.raw import write_raw
@@ -135,6 +136,7 @@ def killed_in_training(previous: Path, small_data: Path) -> dict:
     return {"before": before, "rc": rc, "lines": lines, "leftovers": leftovers(previous)}
 
 
+@pytest.mark.slow
 def test_kill_during_training_keeps_the_previous_folder(previous: Path, killed_in_training: dict):
     assert killed_in_training["rc"] == -signal.SIGKILL, killed_in_training["lines"][-20:]
     assert any(name.startswith(".edgekit-stage-run-") for name in killed_in_training["leftovers"])
@@ -152,6 +154,7 @@ def recovered(previous: Path, small_data: Path, killed_in_training: dict) -> Pat
     return previous
 
 
+@pytest.mark.slow
 def test_next_run_recovers_on_its_own(recovered: Path):
     assert leftovers(recovered) == []
     manifest = artifacts.load_manifest(recovered)
@@ -159,6 +162,7 @@ def test_next_run_recovers_on_its_own(recovered: Path):
     assert_usable(recovered)
 
 
+@pytest.mark.slow
 def test_kill_during_firmware_generation_keeps_the_previous_build(recovered: Path, small_data: Path):
     before = fingerprint(recovered)
     # same inputs: the model is reused, so the run reaches quantization, parity and the firmware quickly
@@ -189,8 +193,9 @@ def dead_pid() -> int:
     return process.pid
 
 
-def test_crash_between_the_two_renames_is_undone_by_the_next_run(synthetic_run: Path, tmp_path: Path):
+def test_crash_between_the_two_renames_is_undone_by_the_next_run(tmp_path: Path):
     """Killed after 'out -> .edgekit-old-*' and before 'stage -> out': out is missing for a moment."""
+    synthetic_run = copy_compact_run(tmp_path / "trained", quantized=False)  # a finished 'edgekit train'
     out = tmp_path / "run"
     shutil.copytree(synthetic_run, out)
     before = fingerprint(out)
@@ -221,8 +226,9 @@ def test_a_live_run_stage_is_left_alone_and_a_day_old_one_is_not(tmp_path: Path)
     assert not live.exists()
 
 
-def test_a_failed_run_is_kept_aside_without_touching_a_users_folder(synthetic_run: Path, tmp_path: Path):
+def test_a_failed_run_is_kept_aside_without_touching_a_users_folder(tmp_path: Path):
     """A gate-failing build is copied to <out>.failed (staged, then renamed); a user's folder of that name stays."""
+    synthetic_run = COMPACT_RUN  # any finished run folder (read-only)
     from edgekit.build import _keep_failed
 
     out, failed = tmp_path / "run", tmp_path / "run.failed"

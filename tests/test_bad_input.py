@@ -43,13 +43,13 @@ SKETCH = Path("firmware") / "edgekit_har"
 
 
 @pytest.fixture(scope="module")
-def built_run(synthetic_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The conftest run, quantized and with its sketch: what 'edgekit build' leaves (read-only here)."""
-    from edgekit.quantize import load_quantized, quantize_run
+def built_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed compact run (trained, quantized) with its sketch: what 'edgekit build' leaves (read-only)."""
+    from helpers.fixtures import copy_compact_run
 
-    run = tmp_path_factory.mktemp("bad-input") / "run"
-    shutil.copytree(synthetic_run, run)
-    quantize_run(run, representative=50, seed=0)
+    from edgekit.quantize import load_quantized
+
+    run = copy_compact_run(tmp_path_factory.mktemp("bad-input") / "run")
     tflite, _, contract = load_quantized(run)
     generate_firmware(tflite, contract, "nano33", run / "firmware", "edgekit_har")
     return run

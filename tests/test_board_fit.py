@@ -8,11 +8,10 @@ the same strict stub compile as the other boards.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.firmware import STRICT, STUBS
+from helpers.firmware import STRICT, STUBS, compile_each
 from helpers.fixtures import COMPACT_RUN
 
 from edgekit.boards import fit_check, load_board
@@ -23,6 +22,7 @@ from edgekit.firmware import generate_firmware, sketch_fit
 BOARD = "nicla-sense"
 SEED_TFLITE_BYTES = 539_800
 SEED_ARENA_BYTES = 20_320
+SOURCES = ("edgekit_app.cpp", "edgekit_har.ino")
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +89,18 @@ def test_compact_fits_where_the_seed_does_not(compact):
     assert not seed.fits
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
-def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path):
+@pytest.mark.parametrize(
+    ("compiler", "arch"),
+    [
+        ("g++", []),
+        pytest.param(
+            "arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-funsigned-char"], marks=pytest.mark.slow, id="arm"
+        ),
+    ],
+)
+def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path, compiler: str, arch: list[str]):
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} not installed")
     tflite, contract = compact
     sketch = generate_firmware(tflite, contract, BOARD, tmp_path)
     app = (sketch / "edgekit_app.cpp").read_text()
@@ -99,28 +109,8 @@ def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path):
     assert "readAcceleration" not in app
     yaml = (sketch / "sketch.yaml").read_text()
     assert "platform: arduino:mbed_nicla (4.4.1)" in yaml and "ArduinoBLE (1.3.7)" in yaml
-    compilers = [("g++", [])]
-    if shutil.which("arm-none-eabi-g++"):
-        compilers.append(("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-funsigned-char"]))
-    for compiler, arch in compilers:
-        for source in ("edgekit_app.cpp", "edgekit_har.ino"):
-            cmd = [
-                compiler,
-                "-std=gnu++14",
-                *arch,
-                *STRICT,
-                "-Wshadow",
-                "-fsyntax-only",
-                "-x",
-                "c++",
-                "-include",
-                "Arduino.h",
-                f"-I{STUBS}",
-                f"-I{sketch}",
-                str(sketch / source),
-            ]
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            assert result.returncode == 0, (compiler, source, result.stderr)
+    flags = [*arch, *STRICT, "-Wshadow", "-fsyntax-only", "-x", "c++", "-include", "Arduino.h", f"-I{STUBS}"]
+    compile_each([[compiler, "-std=gnu++14", *flags, f"-I{sketch}", str(sketch / s)] for s in SOURCES])
 
 
 def test_bhy2_range_must_be_one_the_hub_accepts(compact, tmp_path: Path):

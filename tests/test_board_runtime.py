@@ -181,6 +181,7 @@ def test_tree_builds_as_an_arduino_sketch_folder_would(board_model: BoardModel, 
 
 
 @pytest.mark.parametrize("target", ["host", "cortex-m4", "cortex-m0plus"])
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_board_runtime_equals_desktop_tflm_byte_for_byte(board_model, fixture_model, windows, target: str):
     need(target)
     runtime = BoardRuntime(board_model, TARGETS[target])
@@ -199,6 +200,7 @@ def test_board_runtime_equals_desktop_tflm_byte_for_byte(board_model, fixture_mo
     print(f"\n{target}: {run.instructions.mean():,.0f} instructions per inference, arena {run.arena_used_bytes} B")
 
 
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_intermediate_tensors_equal_desktop_tflm(board_model, fixture_model, windows):
     need("cortex-m4")
     board = BoardRuntime(board_model, TARGETS["cortex-m4"]).tensors(windows[:3])
@@ -209,6 +211,7 @@ def test_intermediate_tensors_equal_desktop_tflm(board_model, fixture_model, win
             np.testing.assert_array_equal(a, b.astype(np.int8))
 
 
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_emulated_harness_links_no_heap(board_model):
     need("cortex-m4")
     elf = BoardRuntime(board_model, TARGETS["cortex-m4"]).program
@@ -230,6 +233,7 @@ def _perturbed(model: BoardModel) -> BoardModel:
     return BoardModel(RuntimeTree(files, model.tree.kernels, model.tree.sources), model.files, model.interface)
 
 
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_gate_fails_and_names_the_op_when_the_board_runtime_diverges(board_model, fixture_model, windows):
     need("cortex-m4")
     tflite = fixture_model.tflite
@@ -280,15 +284,13 @@ def test_a_rung_that_cannot_run_says_so_and_fails_only_when_required(windows):
 
 @pytest.fixture(scope="module")
 def compact_run(tmp_path_factory) -> Path:
-    from edgekit.quantize import quantize_run
-    from edgekit.train import TrainConfig, train_run
+    """A private copy of the committed compact run (trained on synthetic data and quantized)."""
+    from helpers.fixtures import copy_compact_run
 
-    out = tmp_path_factory.mktemp("compact") / "run"
-    train_run("synthetic", out, TrainConfig(model="compact", epochs=3, min_epochs=1, patience=2), seed=0)
-    quantize_run(out)
-    return out
+    return copy_compact_run(tmp_path_factory.mktemp("compact") / "run")
 
 
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_parity_runs_both_board_rungs_on_the_compact_model(compact_run: Path):
     need("cortex-m4")
     result = subprocess.run(
@@ -317,6 +319,7 @@ def test_parity_runs_both_board_rungs_on_the_compact_model(compact_run: Path):
     assert "## The board's own runtime" in md and "| emulated" not in md.split("## The board")[0]
 
 
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_profile_shows_the_measured_count(compact_run: Path):
     need("cortex-m4")
     from edgekit.profile import format_profile, profile_run
@@ -376,6 +379,7 @@ def test_hot_kernels_follow_the_board(board_model, fixture_model, tmp_path: Path
     assert shipped == o2.tree.files
 
 
+@pytest.mark.slow  # builds the TFLM runtime library, runs QEMU
 def test_o2_kernels_stay_bit_exact_and_run_fewer_instructions(board_model, fixture_model, windows):
     need("cortex-m4")
     o2 = model_sources(fixture_model.tflite, board_model.interface, locate_sources(), op_methods(), "O2")

@@ -23,6 +23,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out, summary
 
 
+@pytest.mark.slow
 def test_build_writes_every_stage_and_a_sketch(built):
     out, summary = built
     names = {p.name for p in out.iterdir()}
@@ -40,6 +41,7 @@ def test_build_writes_every_stage_and_a_sketch(built):
     assert not list(out.parent.glob(".edgekit-*"))
 
 
+@pytest.mark.slow
 def test_sketch_carries_the_contract(built):
     out, summary = built
     config = (Path(summary["sketch"]) / "edgekit_config.h").read_text()
@@ -50,6 +52,7 @@ def test_sketch_carries_the_contract(built):
     assert contract["quant"]["tflite_sha256"] in model_h
 
 
+@pytest.mark.slow
 def test_second_build_reuses_the_trained_model(built, tmp_path):
     out, _ = built
     copy = tmp_path / "run"

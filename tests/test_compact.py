@@ -58,15 +58,17 @@ def test_compact_int8_flash_is_a_tenth_of_the_seeds_and_uses_only_tflm_int8_ops(
     assert ops.count("CONV_2D") == 3
 
 
+@pytest.mark.slow  # parity runs the board rungs (TFLM runtime library, QEMU)
 def test_compact_passes_the_parity_gates_on_synthetic_data(tmp_path: Path):
-    from edgekit.parity import run_parity
-    from edgekit.quantize import quantize_run
-    from edgekit.train import TrainConfig, train_run
+    """The committed compact run: trained on the synthetic data (8 epochs) and quantized, as
+    tests/fixtures/make_fixtures.py made it with edgekit's own train_run and quantize_run."""
+    from helpers.fixtures import copy_compact_run
 
-    run = tmp_path / "compact"
-    manifest = train_run("synthetic", run, TrainConfig(model="compact", epochs=8, min_epochs=4, patience=3), seed=0)
-    assert manifest["model"] == {"name": "compact", "params": 42_470}
-    quantize_run(run)
+    from edgekit.artifacts import load_manifest
+    from edgekit.parity import run_parity
+
+    run = copy_compact_run(tmp_path / "compact")
+    assert load_manifest(run)["model"] == {"name": "compact", "params": 42_470}
     report = run_parity(run, max_drop_pp=0.5, require_bit_exact=True, layer_windows=0, enforce=False)
     assert report["rungs"]["float"]["accuracy"] > 0.6  # it learned something, so the gates mean something
     assert report["gates"]["accuracy_drop_pp"]["passed"], report["gates"]

@@ -21,6 +21,7 @@ import pytest
 from edgekit.data.raw import write_raw
 from edgekit.data.synthetic import synthetic_recording
 
+pytestmark = pytest.mark.slow  # two builds: training, the TFLM runtime library, QEMU
 SEED = 3
 SETTINGS = {"epochs": 2, "min_epochs": 1, "batch_size": 64, "representative": 50}
 # The gates are opened wide: this test is about bytes, not about how good a 2-epoch model is.

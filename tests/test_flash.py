@@ -9,7 +9,7 @@ import jinja2
 import pytest
 import serial.tools.list_ports
 from click.testing import CliRunner
-from fakeboard import FAKE_ARDUINO_CLI, FAKE_PIO, SKETCH_YAML, install_tool, port_info, read_log
+from helpers.fakeboard import FAKE_ARDUINO_CLI, FAKE_PIO, SKETCH_YAML, install_tool, port_info, read_log
 
 from edgekit.boards import load_board
 from edgekit.cli import main

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
-from fakeboard import SKETCH_YAML
+from helpers.fakeboard import SKETCH_YAML
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,6 +185,7 @@ def _content_lines(data: bytes) -> int:
     return sum(1 for line in lines if re.search(rb"[A-Za-z0-9]", line))
 
 
+@pytest.mark.slow  # hundreds of examples: the full suite's
 @fuzz(600)
 @given(data=raw_file(), packing=st.sampled_from(["plain", "gzip", "gzip-cut"]))
 def test_raw_reader_never_crashes_and_never_drops_a_line_silently(scratch: Path, data: bytes, packing: str):
@@ -252,6 +253,7 @@ def npz_arrays(draw: st.DrawFn) -> dict[str, np.ndarray]:
     return arrays
 
 
+@pytest.mark.slow  # hundreds of examples: the full suite's
 @fuzz(400)
 @given(
     arrays=npz_arrays(),
@@ -395,6 +397,7 @@ def _check_board(board: Any) -> None:
         assert math.isfinite(board.imu.native_rate_hz) and board.imu.native_rate_hz > 0
 
 
+@pytest.mark.slow  # hundreds of examples: the full suite's
 @fuzz(500)
 @given(text=board_text())
 def test_board_loader_never_crashes(scratch: Path, text: str):
@@ -486,6 +489,7 @@ def _check_message(message: Message) -> None:
         assert 0 < message["rate_hz"] <= 10_000
 
 
+@pytest.mark.slow  # hundreds of examples: the full suite's
 @fuzz(3000)
 @given(line=st.one_of(serial_line(), st.text(max_size=80)))
 def test_serial_line_parser_only_raises_line_error(line: str):
@@ -513,6 +517,7 @@ class ScriptedPort:
         pass
 
 
+@pytest.mark.slow  # hundreds of examples: the full suite's
 @fuzz(600)
 @given(
     chunks=st.lists(

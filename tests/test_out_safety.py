@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers.fixtures import COMPACT_RUN
 
 from edgekit import artifacts
 from edgekit.cli import main
@@ -189,7 +190,8 @@ def test_run_folders_and_files_honour_the_umask(tmp_path: Path, mask: int) -> No
 
 
 def build_reusing(out: Path, monkeypatch: pytest.MonkeyPatch | None = None, meanwhile=None) -> dict:
-    """A build that reuses the session model in ``out`` (gates wide open: this is about folders)."""
+    """A build that reuses the committed compact model copied into ``out`` (gates wide open: this is about
+    folders; the training config is the fixture's own, so nothing is trained)."""
     from edgekit import profile
     from edgekit.build import build_run
     from edgekit.train import TrainConfig
@@ -207,7 +209,7 @@ def build_reusing(out: Path, monkeypatch: pytest.MonkeyPatch | None = None, mean
         "nano33",
         "synthetic",
         out,
-        TrainConfig(epochs=4, min_epochs=2, patience=2),
+        TrainConfig(**artifacts.load_manifest(COMPACT_RUN)["config"]),
         seed=0,
         max_drop_pp=100.0,
         max_int8_step=255,
@@ -215,7 +217,9 @@ def build_reusing(out: Path, monkeypatch: pytest.MonkeyPatch | None = None, mean
     )
 
 
-def test_a_successful_build_keeps_a_failed_copy_holding_user_files(synthetic_run: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_successful_build_keeps_a_failed_copy_holding_user_files(tmp_path: Path) -> None:
+    synthetic_run = COMPACT_RUN
     out, failed = tmp_path / "exp", tmp_path / "exp.failed"
     shutil.copytree(synthetic_run, out)
     shutil.copytree(synthetic_run, failed)
@@ -225,11 +229,14 @@ def test_a_successful_build_keeps_a_failed_copy_holding_user_files(synthetic_run
     assert artifacts.is_edgekit_dir(failed)
 
 
+@pytest.mark.slow
 def test_a_successful_build_keeps_a_failed_copy_another_build_made_meanwhile(
-    synthetic_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two builds of one --out: the loser points its user to exp.failed, the winner must not delete it."""
     from edgekit.build import _keep_failed
+
+    synthetic_run = COMPACT_RUN
 
     out, failed = tmp_path / "exp", tmp_path / "exp.failed"
     shutil.copytree(synthetic_run, out)
@@ -241,8 +248,10 @@ def test_a_successful_build_keeps_a_failed_copy_another_build_made_meanwhile(
     assert (failed / artifacts.PARITY_MD).read_text() == "the loser's parity report\n"
 
 
-def test_keep_failed_never_replaces_a_copy_holding_user_files(synthetic_run: Path, tmp_path: Path) -> None:
+def test_keep_failed_never_replaces_a_copy_holding_user_files(tmp_path: Path) -> None:
     from edgekit.build import _keep_failed
+
+    synthetic_run = COMPACT_RUN  # any finished run folder (read-only)
 
     out, failed = tmp_path / "exp", tmp_path / "exp.failed"
     shutil.copytree(synthetic_run, failed)
@@ -256,7 +265,8 @@ def test_keep_failed_never_replaces_a_copy_holding_user_files(synthetic_run: Pat
 # ---------------------------------------------------------------- item 1's sibling: report --out FILE
 
 
-def test_report_out_never_replaces_a_file_that_is_not_a_report(synthetic_run: Path, tmp_path: Path) -> None:
+def test_report_out_never_replaces_a_file_that_is_not_a_report(tmp_path: Path) -> None:
+    synthetic_run = COMPACT_RUN  # any finished run folder (read-only)
     notes = tmp_path / "notes.html"
     notes.write_text("<p>mine</p>\n")
     result = CliRunner().invoke(main, ["report", str(synthetic_run), "--out", str(notes)])

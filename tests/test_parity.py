@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers.fixtures import copy_compact_run
 
 from edgekit.artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, PARITY_MD, update_manifest, write_bytes_atomic
 from edgekit.cli import main
 from edgekit.contract import Contract
 from edgekit.errors import EdgekitError, GateFailed
 from edgekit.parity import apply_gates, check_gates, run_parity
+
+pytestmark = pytest.mark.slow  # the parity CLI runs the board rungs: the TFLM runtime library and QEMU
 
 
 def copy_run(src: Path, dst: Path) -> Path:
@@ -22,13 +25,9 @@ def copy_run(src: Path, dst: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def quantized(synthetic_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private, quantized copy of the shared synthetic run (the shared one stays read-only)."""
-    from edgekit.quantize import quantize_run
-
-    run = copy_run(synthetic_run, tmp_path_factory.mktemp("parity") / "run")
-    quantize_run(run)
-    return run
+def quantized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the committed compact run (trained on synthetic data and quantized)."""
+    return copy_compact_run(tmp_path_factory.mktemp("parity") / "run")
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +82,9 @@ def test_per_layer_error_names_the_worst_layers(quantized: Path, cli_result):
     layers = json.loads((quantized / PARITY_JSON).read_text())["layers"]
     assert layers["windows"] == 64
     ops = [x["op"] for x in layers["all"]]
-    assert ops.count("CONV_2D") == 4 and "FULLY_CONNECTED" in ops
+    assert ops.count("CONV_2D") == 3 and "FULLY_CONNECTED" in ops  # the compact model's
     named = {x["layer"] for x in layers["all"]}
-    assert {"conv1", "conv2", "conv3", "conv4", "probs"} <= named
+    assert {"conv1", "conv2", "conv3", "probs"} <= named
     worst = layers["worst"]
     scores = [x["rmse_over_scale"] for x in worst]
     assert len(worst) == 5 and scores == sorted(scores, reverse=True)
@@ -194,7 +193,7 @@ def test_parity_rejects_a_bad_int8_model_with_one_line(quantized: Path, tmp_path
     elif damage == "garbage":
         path.write_bytes(b"\x00" * 4096)
     elif damage == "float":
-        from test_quantize import float_input_model
+        from helpers.models import float_input_model
 
         path.write_bytes(float_input_model())
     elif damage == "replaced":

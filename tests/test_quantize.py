@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers.models import float_input_model
 
 from edgekit.artifacts import MANIFEST, MODEL_KERAS, MODEL_TFLITE, sha256_file
 from edgekit.cli import main
@@ -62,22 +63,7 @@ def train_tiny():
     return model, x, y, x_test, y_test, quantize_model(model, rep)
 
 
-def float_input_model() -> bytes:
-    """A full-integer model that keeps float32 input/output (a QUANTIZE op at its entry)."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input(batch_shape=(1, 64))
-    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    converter.representative_dataset = lambda: ([rng.uniform(-3, 3, (1, 64)).astype(np.float32)] for _ in range(20))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
-
-
+@pytest.mark.slow  # trains the tiny model
 def test_export_is_int8_static_batch_without_shape_ops(tiny):
     model, *_, tflite = tiny
     info = inspect_tflite(tflite)
@@ -90,6 +76,7 @@ def test_export_is_int8_static_batch_without_shape_ops(tiny):
     assert litert_ops == info.ops_in_order
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_dynamic_batch_export_would_add_shape_ops(tiny):
     """Guards the test above: the plain converter on a (None, F) model really adds SHAPE/STRIDED_SLICE/PACK."""
     import tensorflow as tf
@@ -103,6 +90,7 @@ def test_dynamic_batch_export_would_add_shape_ops(tiny):
     assert set(FORBIDDEN_OPS) <= set(read_ops(converter.convert()))
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_same_model_and_representative_set_give_identical_bytes(tiny):
     model, x, y, *_, tflite = tiny
     assert quantize_model(model, x[representative_indices(y, 100, seed=0)]) == tflite
@@ -148,6 +136,7 @@ def test_input_quantization_matches_the_tflm_quantize_kernel():
     assert quantize_input(np.array([[1e6, -1e6]]), scale, zero_point).tolist() == [[127, -128]]
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_litert_and_tflm_differ_at_most_by_rounding_ties(tiny):
     """LiteRT (no delegates) and TFLM are not always bit-exact: LiteRT requantizes FULLY_CONNECTED with a
     single rounding, TFLM with two, so now and then a window differs by one int8 step, first in
@@ -169,6 +158,7 @@ def test_litert_and_tflm_differ_at_most_by_rounding_ties(tiny):
     assert first_divergence(tflite, xq[same]) == [{"op_index": None, "op": None, "max_step": 0}] * 3
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_tiny_model_learns_and_int8_keeps_its_accuracy(tiny):
     model, *_, x_test, y_test, tflite = tiny
     info = inspect_tflite(tflite)
@@ -179,6 +169,7 @@ def test_tiny_model_learns_and_int8_keeps_its_accuracy(tiny):
     assert LiteRTRunner(tflite).describe()["resolver"] == "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_measured_arena_is_the_smallest_that_runs(tiny):
     tflite = tiny[-1]
     arena = measure_arena(tflite)
@@ -198,6 +189,7 @@ def test_measured_arena_is_the_smallest_that_runs(tiny):
         ("float", "input tensor is float32, not int8"),
     ],
 )
+@pytest.mark.slow  # trains the tiny model
 def test_bad_tflite_is_one_clear_error(tiny, case, message):
     tflite = tiny[-1]
     data = {
@@ -216,9 +208,11 @@ def test_bad_tflite_is_one_clear_error(tiny, case, message):
 
 
 @pytest.fixture(scope="module")
-def quantized_run(synthetic_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("quantize") / "run"
-    shutil.copytree(synthetic_run, run)
+def quantized_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed compact run as 'edgekit train' left it, quantized here through the CLI."""
+    from helpers.fixtures import copy_compact_run
+
+    run = copy_compact_run(tmp_path_factory.mktemp("quantize") / "run", quantized=False)
     result = CliRunner().invoke(main, ["quantize", str(run)])
     assert result.exit_code == 0, result.output
     assert "TFLM arena" in result.output

@@ -48,6 +48,7 @@ SECTIONS = (
 )
 # Two epochs, one held-out user (174 windows) keep the whole pipeline near half a minute.
 TRAIN_ARGS = ["--data", "synthetic", "--epochs", "2", "--min-epochs", "1", "--patience", "1", "--test-users", "12"]
+pytestmark = pytest.mark.slow  # trains and builds through the CLI (board rungs: TFLM runtime, QEMU)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

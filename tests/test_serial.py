@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import serial.tools.list_ports
 from click.testing import CliRunner
-from fakeboard import BoardThread, FakeBoard, port_info, wait_for
+from helpers.fakeboard import BoardThread, FakeBoard, port_info, wait_for
 
 from edgekit.artifacts import sha256_file
 from edgekit.cli import main

@@ -83,6 +83,7 @@ def test_same_seed_same_weights(tmp_path, synthetic_run):
     assert m1 == m2
 
 
+@pytest.mark.slow
 def test_cli_train_end_to_end_on_synthetic(tmp_path):
     out = tmp_path / "runs" / "nested" / "run"  # missing parents are created, as the README's 'runs/demo' needs
     result = CliRunner().invoke(

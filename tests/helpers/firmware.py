@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,16 @@ def imu_stream(test_model: FirmwareModel, axis_map: tuple[str, str, str]) -> tup
     """What the IMU would report for the recording (board axes, g), and the m/s^2 the firmware makes of it."""
     board = model_to_board_axes(test_model.stream, axis_map, "g")
     return board, board_to_model_axes(board, axis_map, "g")
+
+
+def compile_each(commands: list[list[str]], timeout: float = 300) -> None:
+    """Run independent compiler commands side by side (one per core); each must succeed, with its stderr shown."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(
+            pool.map(lambda cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=timeout), commands)
+        )
+    for cmd, result in zip(commands, results, strict=True):
+        assert result.returncode == 0, (" ".join(cmd), result.stderr)
 
 
 def compile_host_harness(sketch: Path, out: Path) -> list[str]:

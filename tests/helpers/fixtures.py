@@ -41,7 +41,16 @@ def firmware_model() -> FirmwareModel:
     )
 
 
-def copy_compact_run(dst: Path) -> Path:
-    """A private, writable copy of the committed compact run (trained and quantized), at ``dst``."""
+def copy_compact_run(dst: Path, quantized: bool = True) -> Path:
+    """A private, writable copy of the committed compact run at ``dst``: trained and quantized, or (``quantized``
+    False) as 'edgekit train' alone leaves it, without the int8 model and its records in the manifest."""
+    from edgekit.artifacts import MANIFEST, MODEL_TFLITE
+
     shutil.copytree(COMPACT_RUN, dst)
+    if not quantized:
+        (dst / MODEL_TFLITE).unlink()
+        manifest = json.loads((dst / MANIFEST).read_text())
+        manifest["contract"]["quant"] = None
+        del manifest["quantize"]
+        (dst / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return dst
