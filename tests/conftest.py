@@ -59,6 +59,21 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _committed_fixtures_stay_unchanged():
+    """Tests read tests/fixtures in place (copying before they write): a test that wrote there fails the run."""
+    import hashlib
+
+    from helpers.fixtures import FIXTURES
+
+    def digest() -> dict[str, str]:
+        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(FIXTURES.rglob("*")) if p.is_file()}
+
+    before = digest()
+    yield
+    assert digest() == before, "a test wrote into tests/fixtures; copy the fixture first (helpers.fixtures)"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``slow`` every test that trains through a session fixture, whatever its module says."""
     for item in items:

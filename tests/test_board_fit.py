@@ -89,14 +89,11 @@ def test_compact_fits_where_the_seed_does_not(compact):
     assert not seed.fits
 
 
+@pytest.mark.slow  # the TFLM headers, twice per compiler (test_firmware.py keeps one such compile in the fast tier)
 @pytest.mark.parametrize(
     ("compiler", "arch"),
-    [
-        ("g++", []),
-        pytest.param(
-            "arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-funsigned-char"], marks=pytest.mark.slow, id="arm"
-        ),
-    ],
+    [("g++", []), ("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-funsigned-char"])],
+    ids=["host", "arm"],
 )
 def test_nicla_sketch_compiles_against_the_bhy2_stubs(compact, tmp_path: Path, compiler: str, arch: list[str]):
     if shutil.which(compiler) is None:

@@ -93,7 +93,7 @@ def test_cli_train_end_to_end_on_synthetic(tmp_path):
             "--data",
             "synthetic",
             "--epochs",
-            "2",
+            "1",  # plumbing: one epoch is enough
             "--min-epochs",
             "1",
             "--seed",
