@@ -8,6 +8,7 @@ what the commands then do is covered by the pipeline tests.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -68,7 +69,10 @@ def edgekit_commands() -> list[list[str]]:
 
 
 def bench_commands() -> list[list[str]]:
-    return [shlex.split(line, comments=True)[1:] for line in code_lines() if line.startswith("python bench/")]
+    """``python bench/...`` in code blocks and in inline code spans of the prose."""
+    inline = re.findall(r"`(python bench/[^`]+)`", README.read_text())
+    lines = [line for line in code_lines() if line.startswith("python bench/")] + inline
+    return [shlex.split(line, comments=True)[1:] for line in dict.fromkeys(lines)]
 
 
 def test_the_readme_documents_commands():
