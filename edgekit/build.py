@@ -126,8 +126,9 @@ def _check_norm_source(data: str | Path | None, norm_from: Path | None) -> None:
     """
     from .data.npz import read_units
 
-    is_npz = data is not None and Path(str(data)).suffix == ".npz" and Path(data).is_file()
-    units = read_units(Path(data)) if is_npz else "m/s^2"  # None: damaged; the data stage says so
+    path = Path(str(data)) if data is not None else None
+    is_npz = path is not None and path.suffix == ".npz" and path.is_file()
+    units = read_units(path) if path is not None and is_npz else "m/s^2"  # None: damaged; the data stage says so
     if units is None:
         return
     prenormalized = Contract(0, 0, 20.0, [], units, [], [], [], [], prenormalized=units != "m/s^2")

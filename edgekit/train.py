@@ -60,7 +60,7 @@ class _EpochLog:
     """Keras callback printing one progress line per epoch (Keras's own bar is off: it floods logs)."""
 
     def __new__(cls, epochs: int):
-        keras = tfenv.keras()
+        keras: Any = tfenv.keras()
 
         class EpochLog(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

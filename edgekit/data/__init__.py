@@ -68,7 +68,7 @@ def load_windows(
 
         path = _existing_file(Path(data))
         windows = read_npz(path, window, hop)
-        source = {"kind": "npz", "path": str(path), "sha256": sha256_file(path), "records": None}
+        source: dict[str, Any] = {"kind": "npz", "path": str(path), "sha256": sha256_file(path), "records": None}
     else:
         rec, source = load_recording(data, seed=seed)
         check_rate(rec, rate_hz, f"--data {source['path'] or data}")
