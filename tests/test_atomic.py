@@ -57,6 +57,8 @@ def build_command(data: Path, out: Path) -> list[str]:
         "64",
         "--representative",
         "50",
+        "--board-windows",
+        "16",
         "--max-drop",
         "100",
         "--max-int8-step",

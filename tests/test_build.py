@@ -14,12 +14,13 @@ from edgekit.cli import main
 from edgekit.train import TrainConfig
 
 FAST = TrainConfig(epochs=3, min_epochs=1, patience=2)
+BOARD_WINDOWS = 32  # the emulated rung runs (and measures the arena) on 32 windows: QEMU on the seed costs seconds each
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("build") / "run"
-    summary = build_run("nano33", "synthetic", out, FAST, seed=0, selftest=4)
+    summary = build_run("nano33", "synthetic", out, FAST, seed=0, selftest=4, board_windows=BOARD_WINDOWS)
     return out, summary
 
 
@@ -60,7 +61,7 @@ def test_second_build_reuses_the_trained_model(built, tmp_path):
 
     shutil.copytree(out, copy)
     before = (copy / "model.keras").read_bytes()
-    build_run("nano33", "synthetic", copy, FAST, seed=0)
+    build_run("nano33", "synthetic", copy, FAST, seed=0, board_windows=BOARD_WINDOWS)
     manifest = json.loads((copy / "manifest.json").read_text())
     assert manifest["training"]["reused_from"] == str(copy)
     assert (copy / "model.keras").read_bytes() == before

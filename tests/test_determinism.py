@@ -23,7 +23,8 @@ from edgekit.data.synthetic import synthetic_recording
 
 pytestmark = pytest.mark.slow  # two builds: training, the TFLM runtime library, QEMU
 SEED = 3
-SETTINGS = {"epochs": 2, "min_epochs": 1, "batch_size": 64, "representative": 50}
+# 32 emulated windows: the board rung is in the artifacts either way, and QEMU on the seed model costs seconds each
+SETTINGS = {"epochs": 2, "min_epochs": 1, "batch_size": 64, "representative": 50, "board_windows": 32}
 # The gates are opened wide: this test is about bytes, not about how good a 2-epoch model is.
 # manifest.json entries that describe the run rather than its result: when and how long, and where it went
 VOLATILE = {("created",), ("training", "wall_time_s"), ("build", "sketch"), ("profile", "run", "dir")}
@@ -53,6 +54,7 @@ def in_process(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=SEED,
         selftest=3,
         representative=SETTINGS["representative"],
+        board_windows=SETTINGS["board_windows"],
         max_drop_pp=100.0,
         require_bit_exact=False,
         max_int8_step=255,

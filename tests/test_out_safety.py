@@ -214,6 +214,7 @@ def build_reusing(out: Path, monkeypatch: pytest.MonkeyPatch | None = None, mean
         max_drop_pp=100.0,
         max_int8_step=255,
         representative=50,
+        board_windows=16,
     )
 
 

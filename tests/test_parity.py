@@ -155,7 +155,7 @@ def test_accuracy_gate_fails_with_exit_1_after_writing_the_report(quantized: Pat
     contract.quant = quantization_record(tflite, inspect_tflite(tflite), None)
     update_manifest(run, contract=contract.to_dict())
 
-    result = CliRunner().invoke(main, ["parity", str(run), "--layer-windows", "0"])
+    result = CliRunner().invoke(main, ["parity", str(run), "--layer-windows", "0", "--board-windows", "16"])
     assert result.exit_code == 1, result.output + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("edgekit: error: parity: accuracy drop float -> int8 TFLM is ")

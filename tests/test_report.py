@@ -72,9 +72,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.copytree(run, train_only)
     # Bit-exactness is parity's business (test_parity.py); here a 1-step LiteRT/TFLM difference in one
     # window must not take the report tests down with it.
-    built = json_line(
-        ["build", "--board", "nano33", *TRAIN_ARGS, "--out", str(run), "--no-require-bit-exact", "--json"]
-    )
+    build = ["build", "--board", "nano33", *TRAIN_ARGS, "--out", str(run), "--no-require-bit-exact"]
+    built = json_line([*build, "--board-windows", "32", "--json"])  # 32 emulated windows: QEMU is seconds each
     return {"root": root, "run": run, "train_only": train_only, "trained": trained, "built": built}
 
 
@@ -95,7 +94,8 @@ def test_train_build_and_parity_json_are_one_line_each(pipeline: dict[str, Any])
     built = pipeline["built"]
     assert built["board"] == "nano33" and built["fit"]["fits"] is True
     copy = shutil.copytree(pipeline["run"], pipeline["root"] / "parity-json")
-    report = json_line(["parity", str(copy), "--json", "--layer-windows", "0", "--no-require-bit-exact"])
+    parity = ["parity", str(copy), "--json", "--layer-windows", "0", "--no-require-bit-exact", "--board-windows", "32"]
+    report = json_line(parity)
     assert report["kind"] == "edgekit-parity" and report["passed"] is True
 
 
