@@ -46,6 +46,7 @@ def test_compact_keeps_the_seed_interface():
     assert not any("BatchNormalization" in type(layer).__name__ for layer in model.layers)
 
 
+@pytest.mark.slow  # converts the 520k-parameter seed model
 def test_compact_int8_flash_is_a_tenth_of_the_seeds_and_uses_only_tflm_int8_ops():
     from edgekit.quantize import quantize_model
     from edgekit.runtimes import inspect_tflite
