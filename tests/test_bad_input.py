@@ -1,8 +1,8 @@
 """The wrong things users do, command by command: exit 2, one line naming the problem and the fix, nothing written.
 
 Every case runs the real CLI (click's CliRunner on ``edgekit.cli.main``) against real files: one small
-synthetic run, trained (conftest's ``synthetic_run``), quantized and given a sketch once per module and
-only ever read; cases that need to damage a run work on a copy. Each case asserts its exit code, a
+synthetic run, trained and quantized (the committed tests/fixtures/compact_run), given a sketch once per
+module and only ever read; cases that need to damage a run work on a copy. Each case asserts its exit code, a
 substring naming the problem and one naming the fix, so a reworded or lost message fails here, and
 that the folders involved are unchanged afterwards (nothing half-written, nothing replaced).
 
