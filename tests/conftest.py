@@ -74,6 +74,18 @@ def _committed_fixtures_stay_unchanged():
     assert digest() == before, "a test wrote into tests/fixtures; copy the fixture first (helpers.fixtures)"
 
 
+@pytest.fixture(autouse=True)
+def _fast_tests_never_train(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast tier's promise, enforced: a test not marked slow that reaches edgekit's training loop fails."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} trains a model: mark it slow, or read tests/fixtures instead")
+
+    monkeypatch.setattr("edgekit.train.fit", refuse)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``slow`` every test that trains through a session fixture, whatever its module says."""
     for item in items:
