@@ -314,3 +314,41 @@ def test_failed_start_up_keeps_reporting_why_and_never_predicts(app_binary: Path
     assert len(tags(lines, protocol.READY)) == (1 if started else 0)
     if started:
         assert lines.index(tags(lines, protocol.READY)[0]) < lines.index(errors[0])
+
+
+# --------------------------------------------------------------------------- missed samples (issue 12, item 29)
+
+
+def test_a_gap_over_max_gap_restarts_the_window_as_the_desktop_does(app_binary: Path):
+    """The IMU fails for 0.6 s, later for 1.5 s: the board must window the samples it got exactly as the
+    desktop windows a recording (edgekit.data.windows): across the short gap, never across the long one."""
+    import numpy as np
+
+    from edgekit.contract import HOP, MAX_GAP_S, WINDOW
+    from edgekit.data.types import Recording
+    from edgekit.data.windows import segment_starts, window_starts
+    from edgekit.firmware.context import SENSOR_CHECK_SAMPLES
+
+    result = run([str(app_binary), "gap", "40000"])
+    log = [line.split() for line in result.stderr.splitlines() if line[:2] in ("S ", "I ")]
+    samples = np.array([int(t) for kind, t in log if kind == "S"], dtype=np.int64)
+    invokes = [int(t) for kind, t in log if kind == "I"]
+    fed = samples[SENSOR_CHECK_SAMPLES:]  # the first ones went to the boot sensor check, not to windows
+    steps = np.diff(fed)
+    assert ((steps > 500) & (steps <= MAX_GAP_S * 1000)).sum() == 1 and (steps > MAX_GAP_S * 1000).sum() == 1
+    n = len(fed)
+    rec = Recording(
+        user=np.zeros(n, np.int64),
+        activity=np.zeros(n, np.int64),
+        labels=["a"],
+        t_ns=fed * 1_000_000,
+        xyz=np.zeros((n, 3), np.float32),
+    )
+    seg_start = segment_starts(rec)
+    starts = window_starts(seg_start, np.diff(np.append(seg_start, n)), WINDOW, HOP)
+    window_ends = fed[starts + WINDOW - 1]
+    assert len(invokes) == len(window_ends), (invokes, window_ends.tolist())
+    for invoked, end in zip(invokes, window_ends, strict=True):
+        assert end <= invoked < end + 10  # loop() runs the model as soon as it drains the window's last sample
+    lines = result.stdout.replace("\r\n", "\n").splitlines()
+    assert [parse_line(line)["missed"] for line in tags(lines, protocol.PRED)][-1] == 12 + 30
