@@ -25,7 +25,14 @@ from pathlib import Path
 import pytest
 
 from edgekit import protocol
-from edgekit.firmware import MODEL_SOURCE, SAMPLER_STACK_BYTES, generate_firmware, make_selftest, reference_int8_windows
+from edgekit.firmware import (
+    MODEL_SOURCE,
+    SAMPLER_STACK_BYTES,
+    generate_firmware,
+    make_selftest,
+    reference_int8_windows,
+    stack,
+)
 from edgekit.resources import resource_dir
 from edgekit.serial import LineError, parse_line
 
@@ -134,6 +141,7 @@ def arm_objects(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 *ARM_CXX,
                 *STRICT,
                 "-fstack-usage",
+                "-fcallgraph-info=su",
                 f"-I{HARNESS}",
                 f"-I{STUBS}",
                 *extra,
@@ -176,6 +184,21 @@ def test_app_stack_frames_are_static_and_small(arm_objects: Path):
     assert max(size for _, size, _ in rows) <= APP_FRAME_MAX
     sampler = [size for function, size, _ in rows if "sampler_main" in function]
     assert sampler and sampler[0] <= SAMPLER_STACK_BYTES // 8  # the rest is the IMU library's and I2C's
+
+
+@needs_arm
+def test_sampler_stack_holds_the_measured_chain_with_margin(arm_objects: Path):
+    """The sampling thread's fixed stack (issue 12, item 29): the deepest chain GCC measures from sampler_main,
+    the LSM9DS1 driver's measured chain (nano33) and the allowances, plus the margin, must fit in it."""
+    graph = stack.CallGraph([(arm_objects / "edgekit_app.cpp.ci").read_text()])
+    app, chain, unknown = graph.deepest_chain(stack.sampler_root(graph))
+    driver = stack.DRIVER_STACK_BYTES["Arduino_LSM9DS1"]
+    need = stack.sampler_need(app, driver)
+    print(f"\nsampler chain {app} B ({' -> '.join(chain)}) + driver {driver} B + allowances = {need} B")
+    print(f"with {stack.STACK_MARGIN_PCT}% margin {stack.with_margin(need)} B of {SAMPLER_STACK_BYTES} B")
+    unmeasured = [name for name in unknown if not any(k in name for k in (*stack.KNOWN_EXTERNALS, "readAcceleration"))]
+    assert unmeasured == [], "the sampler calls code whose stack nobody measured"
+    assert stack.with_margin(need) <= SAMPLER_STACK_BYTES
 
 
 @needs_arm

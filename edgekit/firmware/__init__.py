@@ -11,7 +11,7 @@ also the report's), :mod:`.sketch_io` (the folder and its manifest), :mod:`.gene
 from __future__ import annotations
 
 from ..sketch_folder import SKETCH_KIND, SKETCH_MANIFEST, sketch_edits
-from .arena import SAMPLER_STACK_BYTES, ArenaPlan, BoardArena, cmsis_scratch_bytes, plan_arena, sketch_fit
+from .arena import ArenaPlan, BoardArena, cmsis_scratch_bytes, plan_arena, sketch_fit
 from .capture import render_capture_sketch
 from .generate import generate_firmware
 from .ops import resolver_ops
@@ -19,6 +19,7 @@ from .pipeline import board_to_model_axes, model_to_board_axes, reference_int8_w
 from .render import harness_dir, templates_dir
 from .selftest import MAX_SELFTEST_WINDOWS, Selftest, make_selftest
 from .sketch_io import CONFIG_HEADER, MODEL_HEADER, MODEL_SOURCE, PIPELINE_HEADER
+from .stack import SAMPLER_STACK_BYTES
 
 __all__ = [
     "CONFIG_HEADER",

@@ -11,11 +11,11 @@ from ..contract import Contract
 from ..errors import EdgekitError
 from .checks import require_quant
 from .selftest import Selftest
+from .stack import SAMPLER_STACK_BYTES
 
 ARENA_MARGIN_PCT = 10  # on top of the desktop measurement: allocator alignment, TFLM build differences
 ARENA_ROUND_TO = 1024
 QUEUE_CAPACITY = 32  # samples = 1.6 s at 20 Hz: the longest an inference may take before a sample is lost
-SAMPLER_STACK_BYTES = 2048
 EDGEKIT_CODE_FLASH = 12 * 1024  # edgekit_app.cpp + har_pipeline.h compiled for Cortex-M (estimate)
 EDGEKIT_MISC_RAM = 1024  # globals, serial and LED state, interpreter pointers
 

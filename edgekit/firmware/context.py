@@ -22,11 +22,12 @@ from ..contract import AXES, MAX_GAP_S, RATE_HZ, STANDARD_GRAVITY, Contract
 from ..errors import EdgekitError
 from ..runtime.harness import BoardModel, c_float
 from ..runtime.tree import TREE_DIR
-from .arena import QUEUE_CAPACITY, SAMPLER_STACK_BYTES
+from .arena import QUEUE_CAPACITY
 from .checks import require_quant
 from .ops import resolver_ops
 from .pipeline import units_to_ms2
 from .selftest import Selftest
+from .stack import SAMPLER_STACK_BYTES
 
 CAPTURE_SKETCH_NAME = "edgekit_capture"
 SENSOR_CHECK_S = 2.0  # the boot sensor check: long enough for a stable mean, short enough to hold still
