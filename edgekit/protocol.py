@@ -31,7 +31,6 @@ BAUD = 115200
 CMD_CAPTURE = "c"
 CMD_PREDICT = "p"
 CMD_READY = "r"
-LABEL_PATTERN = r"[A-Za-z0-9_ ./+()-]{1,64}"  # a class label as PRED lines carry it (no comma, no newline)
 ERROR_REPEAT_S = 2  # a start-up error is printed again this often, so a host that opens the port late sees it
 
 FIELDS = {
@@ -78,3 +77,8 @@ def template_context() -> dict[str, object]:
         "proto_error_repeat_ms": ERROR_REPEAT_S * 1000,
         "proto_fields": {kind: line_fields(kind) for kind in FIELDS},
     }
+
+
+# A class label as it travels in EK,PRED lines: no commas (the field separator), nothing a terminal or a CSV
+# reader would take for markup. The firmware refuses others at build time, the host parser at read time.
+LABEL_PATTERN = r"[A-Za-z0-9_ ./+()-]{1,64}"
