@@ -9,7 +9,6 @@ them needs. Floats reach C++ as the shortest decimal that parses back to the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -41,11 +40,10 @@ _PALETTE = ((2, "green"), (4, "blue"), (3, "yellow"), (6, "cyan"), (5, "magenta"
 
 
 def board_context(
-    board: Board, sketch_name: str, mapping: Sequence[str], overridden: bool, rate_hz: float
+    board: Board, sketch_name: str, mapping: tuple[str, str, str], overridden: bool, rate_hz: float
 ) -> dict[str, Any]:
     """What both sketches take from the board file and the axis map: the IMU and how a sample is made."""
     assert board.imu is not None
-    mapping = tuple(mapping)
     imu = board.imu
     return {
         **protocol.template_context(),
@@ -73,7 +71,7 @@ def board_context(
     }
 
 
-def capture_context(board: Board, mapping: Sequence[str], overridden: bool, rate_hz: float) -> dict[str, Any]:
+def capture_context(board: Board, mapping: tuple[str, str, str], overridden: bool, rate_hz: float) -> dict[str, Any]:
     """Template variables of the capture sketch (firmware_templates/capture)."""
     assert board.imu is not None
     return {

@@ -59,7 +59,11 @@ def generate_firmware(
     fit.raise_if_not_fit(model)
     check_board(board, contract)
     assert board.imu is not None and board.tflm is not None  # check_board
-    mapping = parse_axis_map(axis_map) if axis_map is not None else board.imu.axis_map
+    mapping = (
+        parse_axis_map(axis_map if isinstance(axis_map, str) else tuple(axis_map))
+        if axis_map is not None
+        else board.imu.axis_map
+    )
     if runtime is None:
         runtime = model_sources(
             tflite_bytes,

@@ -35,7 +35,7 @@ def board_to_model_axes(board_xyz: np.ndarray, axis_map: Sequence[str], imu_unit
     board = np.asarray(board_xyz, dtype=np.float32).reshape(-1, 3)
     factor = np.float32(units_to_ms2(imu_units))
     out = np.empty_like(board)
-    for i, (axis, negate) in enumerate(axis_map_sources(tuple(axis_map))):
+    for i, (axis, negate) in enumerate(axis_map_sources(_three(axis_map))):
         ms2 = board[:, axis] * factor
         out[:, i] = -ms2 if negate else ms2
     return out
@@ -46,9 +46,14 @@ def model_to_board_axes(model_xyz: np.ndarray, axis_map: Sequence[str], imu_unit
     model = np.asarray(model_xyz, dtype=np.float32).reshape(-1, 3)
     factor = np.float32(units_to_ms2(imu_units))
     board = np.empty_like(model)
-    for i, (axis, negate) in enumerate(axis_map_sources(tuple(axis_map))):
+    for i, (axis, negate) in enumerate(axis_map_sources(_three(axis_map))):
         board[:, axis] = (-model[:, i] if negate else model[:, i]) / factor
     return board
+
+
+def _three(axis_map: Sequence[str]) -> tuple[str, str, str]:
+    x, y, z = axis_map
+    return x, y, z
 
 
 def window_starts(n: int, window: int, hop: int) -> np.ndarray:
