@@ -19,10 +19,13 @@ SAMPLER_STACK_BYTES = 2048
 STACK_MARGIN_PCT = 50  # on top of the figure: compiler versions, library updates, what the allowances miss
 # Deepest readAcceleration() chain of each IMU library at the version the board files pin, measured with
 # `python bench/sampler_stack.py SKETCH --library DIR` (arm-none-eabi-g++ 12.2, Cortex-M4F, -Os):
-# (Arduino_BMI270_BMM150, Arduino_LSM6DSOX and Arduino_BHY2 need more of the core than the stubs declare:
-# Stream, SPI, min; not measured yet.)
+# (Arduino_BHY2, the Nicla Sense ME's, is not measured yet.)
 DRIVER_STACK_BYTES = {
     "Arduino_LSM9DS1": 64,  # 1.1.1: readAcceleration 40 + readRegisters 24
+    # 1.2.3: readAcceleration 64 + bmi2_get_sensor_data 56 + bmi2_get_regs 152, + the bus callback
+    # bmi2_i2c_read 24 that bmi2_get_regs reaches through a function pointer (GCC's graph cannot follow it)
+    "Arduino_BMI270_BMM150": 296,
+    "Arduino_LSM6DSOX": 56,  # 1.1.2: readAcceleration 32 + readRegisters 24 (Cortex-M4 flags; the RP2040 is an M0+)
 }
 # Not measurable here (the Arduino mbed core ships mbed OS as a precompiled library): TwoWire's
 # requestFrom/endTransmission -> mbed::I2C (its mutex) -> the nRF52 TWI HAL, and libgcc's soft double
