@@ -15,8 +15,11 @@ import math
 import re
 from collections.abc import Iterable
 
-SAMPLER_STACK_BYTES = 2048
 STACK_MARGIN_PCT = 50  # on top of the figure: compiler versions, library updates, what the allowances miss
+STACK_ROUND_TO = 512
+# sampler_main's own chain in edgekit_app.cpp (it inlines imu_read and the queue), measured the same way;
+# tests/test_failsafe.py measures it again on every generated sketch and fails if it grew past this.
+SAMPLER_APP_BYTES = 32
 # Deepest readAcceleration() chain of each IMU library at the version the board files pin, measured with
 # `python bench/sampler_stack.py SKETCH --library DIR` (arm-none-eabi-g++ 12.2, Cortex-M4F, -Os):
 # (Arduino_BHY2, the Nicla Sense ME's, is not measured yet.)
@@ -97,3 +100,10 @@ def sampler_need(app_bytes: int, driver_bytes: int) -> int:
 
 def with_margin(need: int) -> int:
     return math.ceil(need * (100 + STACK_MARGIN_PCT) / 100)
+
+
+# The size the sketch gives the thread: the figure for the deepest driver, with the margin, rounded up.
+SAMPLER_STACK_BYTES = (
+    math.ceil(with_margin(sampler_need(SAMPLER_APP_BYTES, max(DRIVER_STACK_BYTES.values()))) / STACK_ROUND_TO)
+    * STACK_ROUND_TO
+)
