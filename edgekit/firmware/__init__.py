@@ -15,8 +15,8 @@ from .arena import ArenaPlan, BoardArena, cmsis_scratch_bytes, plan_arena, sketc
 from .capture import render_capture_sketch
 from .generate import generate_firmware
 from .ops import resolver_ops
-from .pipeline import board_to_model_axes, model_to_board_axes, reference_int8_windows, units_to_ms2, window_starts
-from .render import harness_dir, templates_dir
+from .pipeline import board_to_model_axes, reference_int8_windows, units_to_ms2, window_starts
+from .render import templates_dir
 from .selftest import MAX_SELFTEST_WINDOWS, Selftest, make_selftest
 from .sketch_io import CONFIG_HEADER, MODEL_HEADER, MODEL_SOURCE, PIPELINE_HEADER
 from .stack import SAMPLER_STACK_BYTES
@@ -36,9 +36,7 @@ __all__ = [
     "board_to_model_axes",
     "cmsis_scratch_bytes",
     "generate_firmware",
-    "harness_dir",
     "make_selftest",
-    "model_to_board_axes",
     "plan_arena",
     "reference_int8_windows",
     "render_capture_sketch",

@@ -41,16 +41,6 @@ def board_to_model_axes(board_xyz: np.ndarray, axis_map: Sequence[str], imu_unit
     return out
 
 
-def model_to_board_axes(model_xyz: np.ndarray, axis_map: Sequence[str], imu_units: str = "g") -> np.ndarray:
-    """The inverse, for tests and simulations: what the IMU would report for a model-axis recording."""
-    model = np.asarray(model_xyz, dtype=np.float32).reshape(-1, 3)
-    factor = np.float32(units_to_ms2(imu_units))
-    board = np.empty_like(model)
-    for i, (axis, negate) in enumerate(axis_map_sources(_three(axis_map))):
-        board[:, axis] = (-model[:, i] if negate else model[:, i]) / factor
-    return board
-
-
 def _three(axis_map: Sequence[str]) -> tuple[str, str, str]:
     x, y, z = axis_map
     return x, y, z

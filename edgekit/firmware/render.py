@@ -29,11 +29,6 @@ def templates_dir() -> Path:
     return templates_root() / SKETCH_DIR
 
 
-def harness_dir() -> Path:
-    """Sources of the desktop/QEMU test harness (plain C/C++, startup code and linker script)."""
-    return templates_root() / "harness"
-
-
 @functools.cache
 def environment() -> jinja2.Environment:
     """The shared environment (strict: an undefined variable is an error, never an empty string)."""
