@@ -141,7 +141,7 @@ def test_accuracy_gate_fails_with_exit_1_after_writing_the_report(quantized: Pat
     from edgekit.quantize import inspect_tflite, quantization_record, quantize_model
 
     run = copy_run(quantized, tmp_path / "run")
-    (run / PARITY_JSON).unlink()
+    (run / PARITY_JSON).unlink(missing_ok=True)
     model = load_model(run)
     kernel, bias = model.get_layer("probs").get_weights()
     bias[0] += 50.0
@@ -155,7 +155,8 @@ def test_accuracy_gate_fails_with_exit_1_after_writing_the_report(quantized: Pat
     contract.quant = quantization_record(tflite, inspect_tflite(tflite), None)
     update_manifest(run, contract=contract.to_dict())
 
-    result = CliRunner().invoke(main, ["parity", str(run), "--layer-windows", "0", "--board-windows", "16"])
+    args = ["parity", str(run), "--layer-windows", "0", "--board-windows", "16"]
+    result = CliRunner().invoke(main, args, env={"EDGEKIT_QUIET": "1"})  # stderr: the error line alone
     assert result.exit_code == 1, result.output + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("edgekit: error: parity: accuracy drop float -> int8 TFLM is ")
