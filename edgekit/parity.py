@@ -26,7 +26,9 @@ import numpy as np
 
 from . import artifacts, progress
 from .artifacts import PARITY_JSON, PARITY_MD
+from .boards import TflmRuntime
 from .errors import EdgekitError, GateFailed
+from .run import Run
 from .runtime.rungs import BoardRungPlan
 from .runtimes import (
     LiteRTRunner,
@@ -379,13 +381,12 @@ def _board_failure(report: dict[str, Any], name: str, gate: dict[str, Any]) -> s
 
 
 def run_parity(
-    run_dir: Path,
+    run_dir: Run | Path,
     max_drop_pp: float = 1.0,
     require_bit_exact: bool = False,
     max_int8_step: int = DEFAULT_MAX_INT8_STEP,
     layer_windows: int = DEFAULT_LAYER_WINDOWS,
     enforce: bool = True,
-    html: bool = True,
     board: BoardRungPlan | None = None,
     require_board_runtime: bool = False,
 ) -> dict[str, Any]:
@@ -393,31 +394,30 @@ def run_parity(
 
     Gates are checked after the files are written, so a failing run can still be inspected.
     ``enforce=False`` returns the report with failed gates instead of raising (the CLI prints the
-    table first, then calls :func:`check_gates`).
+    table first, then calls :func:`check_gates`). report.html is the caller's: the CLI and ``build``
+    write it (the report sits above parity).
     """
-    from .data.prepare import prepare_run
     from .model import load_model
     from .quantize import DEFAULT_REPRESENTATIVE, load_quantized, representative_indices
 
-    run_dir = Path(run_dir)
+    run = Run.of(run_dir)
     if not np.isfinite(max_drop_pp) or max_drop_pp < 0:
         raise EdgekitError(f"--max-drop {max_drop_pp}: must be a non-negative number of percentage points")
-    tflite, info, contract = load_quantized(run_dir)
-    manifest = artifacts.load_manifest(run_dir)
+    tflite, info, contract = load_quantized(run.path)
     if board is not None and board.runtime_src is not None:
         from .runtime.sources import locate_sources
 
         locate_sources(board.runtime_src)  # a wrong --runtime-src fails before anything runs
     with progress.step("loading model and test windows"):
-        model = load_model(run_dir)
-        prepared = prepare_run(run_dir)
-    qsection = manifest.get("quantize", {})
+        model = load_model(run.path)
+        prepared = run.prepared()
+    qsection = run.manifest.quantize
     rep_idx = representative_indices(
         prepared.y_train,
-        int(qsection.get("representative_requested", DEFAULT_REPRESENTATIVE)),
-        int(qsection.get("seed", 0)),
+        qsection.representative_requested if qsection else DEFAULT_REPRESENTATIVE,
+        qsection.seed if qsection else 0,
     )
-    built = _built_runtime(manifest)
+    built = _built_runtime(run)
     plan = replace(
         board or BoardRungPlan(),
         emulated=(board.emulated if board else "") or built.emulator,
@@ -437,27 +437,18 @@ def run_parity(
     report["tflite_sha256"] = artifacts.sha256_bytes(tflite)
     report["test_users"] = sorted(int(u) for u in np.unique(prepared.subject_test))
     apply_gates(report, max_drop_pp, require_bit_exact, max_int8_step, require_board_runtime)
-    artifacts.write_json_atomic(run_dir / PARITY_JSON, report)
-    artifacts.write_text_atomic(run_dir / PARITY_MD, render_markdown(report))
-    if html:  # build passes False and renders the page once, after firmware and profile exist
-        from .report import write_report
-
-        write_report(run_dir)
+    artifacts.write_json_atomic(run.path / PARITY_JSON, report)
+    artifacts.write_text_atomic(run.path / PARITY_MD, render_markdown(report))
     if enforce:
-        check_gates(report, str(run_dir / PARITY_JSON))
+        check_gates(report, str(run.path / PARITY_JSON))
     return report
 
 
-def _built_runtime(manifest: dict[str, Any]) -> Any:
+def _built_runtime(run: Run) -> TflmRuntime:
     """The runtime of the board the run was built for (its emulated core, its kernel optimisation);
     the Nano 33 BLE's Cortex-M4 for a run not built yet."""
-    from .boards import TflmRuntime, load_board
-
-    name = (manifest.get("build") or {}).get("board")
-    try:
-        runtime = load_board(name).tflm if name else None
-    except EdgekitError:
-        runtime = None
+    built = run.built_board()
+    runtime = built.tflm if built is not None else None
     if runtime is None or runtime.emulator == "none":
         return TflmRuntime("cortex-m4", runtime.hot_kernels if runtime else "Os")
     return runtime

@@ -37,9 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from .boards import Board
+from .contract import Contract
 from .errors import EdgekitError
+from .run import Run
 
-DEFAULT_BOARD = "nano33"
 DEFAULT_HOP_S = 2.0  # WISDM: hop 40 samples at 20 Hz
 KERNEL_SETS = ("cmsis-nn", "reference")
 # What the Cortex-M4 constants are fitted to: the seed model's MACs and the lead's instruction counts of
@@ -403,18 +405,18 @@ def profile_model(
     model: Any,
     tflite: bytes | None = None,
     arena_bytes: int | None = None,
-    board: Any = None,
+    board: Board | None = None,
     kernels: str | None = None,
-    contract: Any = None,
+    contract: Contract | None = None,
     arena_source: str = "given",
+    footprint: Footprint | None = None,
 ) -> dict[str, Any]:
     """Profile a Keras model; with ``tflite`` also flash/arena, with ``board`` also fit and time.
 
-    ``board`` is a :class:`edgekit.boards.Board` or a name. ``contract`` (when given) supplies the hop
-    for the duty cycle and makes the fit check count edgekit's own firmware buffers, as ``build`` does.
+    ``contract`` (when given) supplies the hop for the duty cycle and makes the fit check count edgekit's own
+    firmware buffers, as ``build`` does; ``footprint`` says what else the sketch holds (self-test windows, the
+    arena the board's runtime measured), so the fit is the very one ``build`` reports.
     """
-    from .boards import load_board
-
     rows = layer_rows(model)
     totals = {k: int(sum(r[k] for r in rows)) for k in ("params", "macs", "elements", "int8_bytes")}
     result: dict[str, Any] = {"kind": "edgekit-profile", "model": model.name, "layers": rows, "totals": totals}
@@ -431,70 +433,121 @@ def profile_model(
             "arena_source": arena_source,
         }
     if board is not None:
-        board = load_board(board) if isinstance(board, str) else board
         hop_s = contract.hop / contract.rate_hz if contract is not None else DEFAULT_HOP_S
         result["board"] = {"name": board.name, "title": board.title, "core": board.core, "clock_hz": board.clock_hz}
         if tflite is not None:
-            result["board"]["fit"] = _fit(board, tflite, int(arena_bytes), contract)
+            result["board"]["fit"] = _fit(board, tflite, int(arena_bytes), contract, footprint or Footprint())
         result["estimate"] = estimate_time(rows, board, kernels, hop_s)
     return result
 
 
-def _fit(board: Any, tflite: bytes, arena_bytes: int, contract: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Footprint:
+    """What besides the model decides the sketch's flash and RAM: its self-test windows and the arena the
+    board's own runtime used on the emulated core (parity's board rungs), when known."""
+
+    selftest_windows: int = 0
+    board_rungs: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit(board: Board, tflite: bytes, arena_bytes: int, contract: Contract | None, footprint: Footprint) -> dict:
     """The same fit check ``edgekit build`` applies (arena plan with margin and CMSIS-NN scratch)."""
     from .boards import fit_check
-    from .firmware import plan_arena, sketch_fit
+    from .firmware import plan_arena
 
-    plan = plan_arena(tflite, arena_bytes)
     if contract is not None:
-        from dataclasses import replace
-
         if contract.quant is None:
+            from dataclasses import replace
+
             from .quantize import quantization_record
             from .runtimes import inspect_tflite
 
             contract = replace(contract, quant=quantization_record(tflite, inspect_tflite(tflite), arena_bytes))
-        report = sketch_fit(tflite, contract, board, arena=plan)
+        report, plan = sketch_footprint(tflite, contract, board, footprint)
     else:
+        plan = plan_arena(tflite, arena_bytes)
         report = fit_check(board, len(tflite), plan.total)
     return dict(report.to_dict(), arena_plan=plan.to_dict(), summary=report.summary())
 
 
-def profile_run(run_dir: Path, board: str | None = None, kernels: str | None = None) -> dict[str, Any]:
+def sketch_footprint(tflite: bytes, contract: Contract, board: Board, footprint: Footprint) -> tuple[Any, Any]:
+    """(FitReport, ArenaPlan) of the sketch ``build`` writes: the one computation ``build`` and ``profile`` share.
+
+    The arena is planned from the board's own runtime's measurement when its emulated rung ran, else from the
+    desktop TFLM's; the flash counts the self-test windows the sketch embeds (only their size matters here).
+    """
+    from .firmware import Selftest, plan_arena, sketch_fit
+
+    assert contract.quant is not None
+    plan = plan_arena(tflite, contract.quant.arena_bytes, board_arena(footprint.board_rungs, board))
+    k = footprint.selftest_windows
+    tests = (
+        Selftest(np.zeros((k, contract.n_features), np.int8), np.zeros((k, len(contract.labels)), np.int8))
+        if k
+        else None
+    )
+    return sketch_fit(tflite, contract, board, tests, plan), plan
+
+
+def emulated_core(board: Board) -> str:
+    """The emulated core the board-runtime rung runs for ``board`` (a Cortex-M4 for a board without one)."""
+    assert board.tflm is not None
+    return board.tflm.emulator if board.tflm.emulator != "none" else "cortex-m4"
+
+
+def board_arena(rungs: dict[str, Any], board: Board) -> Any:
+    """arena_used_bytes of the board's runtime on its emulated core (a ``BoardArena``), when that rung ran."""
+    from .firmware import BoardArena
+
+    if board.tflm is None:
+        return None
+    rung = rungs.get(emulated_core(board), {})
+    if rung.get("status") != "ran":
+        return None
+    return BoardArena(int(rung["arena_used_bytes"]), f"{rung['title']} (arena_used_bytes)")
+
+
+def profile_run(
+    run: Run | Path,
+    board: Board | None = None,
+    kernels: str | None = None,
+    selftest_windows: int | None = None,
+) -> dict[str, Any]:
     """Profile a run folder: its float model, its int8 export (or an in-memory one) and a board.
 
-    The board defaults to the one the run was built for, else ``nano33``. A run that was not quantized
-    yet is exported in memory (calibrated on N(0, 1) inputs: sizes and arena do not depend on the
-    calibration values) and nothing is written to the folder.
+    The board defaults to the one the run was built for, else ``nano33`` (see :attr:`Run.board`). A run that
+    was not quantized yet is exported in memory (calibrated on N(0, 1) inputs: sizes and arena do not depend
+    on the calibration values) and nothing is written to the folder. ``selftest_windows`` defaults to the
+    number the run's sketch embeds.
     """
     from . import artifacts
-    from .boards import load_board
-    from .contract import Contract
     from .model import load_model
 
-    run_dir = Path(run_dir)
-    manifest = artifacts.load_manifest(run_dir)
-    name = board or (manifest.get("build") or {}).get("board") or DEFAULT_BOARD
-    board_obj = load_board(name)  # a bad --board or --kernels fails before the model is loaded
-    check_kernels(board_obj, kernels)
-    contract = Contract.from_dict(manifest["contract"])
-    model = load_model(run_dir)
-    if contract.quant is not None and (run_dir / artifacts.MODEL_TFLITE).is_file():
+    run = Run.of(run)
+    board = board or run.board  # a bad --board or --kernels fails before the model is loaded
+    check_kernels(board, kernels)
+    contract = run.manifest.contract
+    model = load_model(run.path)
+    if contract.quant is not None and (run.path / artifacts.MODEL_TFLITE).is_file():
         from .quantize import load_quantized
 
-        tflite, _, contract = load_quantized(run_dir)
+        tflite, _, contract = load_quantized(run.path)
         arena = contract.quant.arena_bytes if contract.quant is not None else None
     else:
         tflite, arena = _export_in_memory(model), None
     source = "recorded by edgekit quantize" if arena is not None else "given"
-    result = profile_model(model, tflite, arena, board_obj, kernels, contract, source)
+    if selftest_windows is None:
+        selftest_windows = run.manifest.build.selftest_windows if run.manifest.build else 0
+    rungs = _board_rungs(run.path, tflite)
+    footprint = Footprint(selftest_windows, rungs)
+    result = profile_model(model, tflite, arena, board, kernels, contract, source, footprint)
     result["run"] = {
-        "dir": str(run_dir),
-        "model": manifest.get("model", {}).get("name", model.name),
+        "dir": str(run.path),
+        "model": run.manifest.model_name or model.name,
         "quantized": contract.quant is not None,
     }
     hop_s = contract.hop / contract.rate_hz
-    result["measured"] = measured_cost(_board_rungs(run_dir, tflite), board_obj, hop_s)
+    result["measured"] = measured_cost(rungs, board, hop_s)
     return result
 
 
@@ -511,7 +564,7 @@ def _board_rungs(run_dir: Path, tflite: bytes) -> dict[str, Any]:
     return (report.get("board") or {}).get("rungs", {})
 
 
-def measured_cost(rungs: dict[str, Any], board: Any, hop_s: float = DEFAULT_HOP_S) -> dict[str, Any]:
+def measured_cost(rungs: dict[str, Any], board: Board, hop_s: float = DEFAULT_HOP_S) -> dict[str, Any]:
     """Instructions per inference measured on the board's emulated core, and the time they imply.
 
     The count is exact for the code the board runs (the firmware's model code and TFLM runtime, built

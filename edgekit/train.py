@@ -17,6 +17,7 @@ import json
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .data import load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
+from .run import data_spec
 
 
 @dataclass
@@ -128,7 +130,7 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
     config.validate()
     with progress.step("loading data"):
         windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed, config.rate_hz)
-    source["spec"] = None if data is None else str(data)
+    source["spec"] = data_spec(data)  # a relative path is stored absolute: later stages run elsewhere
     if windows.X.shape[-1] != 3:
         raise EdgekitError(f"--data {data}: windows have {windows.X.shape[-1]} axes; expected 3 (x, y, z)")
     split = split_users(windows.subject, parse_users(config.test_users), config.val_fraction, seed)
@@ -211,16 +213,24 @@ def _renumber_shared_ids(node: Any, ids: dict[int, int]) -> Any:
 
 
 def train_run(
-    data: str | Path | None, out: Path, config: TrainConfig | None = None, seed: int = 0, force: bool = False
+    data: str | Path | None,
+    out: Path,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    force: bool = False,
+    finish: Callable[[Path], Any] | None = None,
 ) -> dict[str, Any]:
-    """Train into a fresh artifact folder ``out``, swapped in only when complete."""
+    """Train into a fresh artifact folder ``out``, swapped in only when complete.
+
+    ``finish`` runs on the complete stage before the swap: the CLI passes the report writer, so report.html
+    arrives with the run it describes (the report sits above training; training never imports it).
+    """
     config = config or TrainConfig()
     with artifacts.staged_dir(Path(out), force=force) as stage:
         artifacts.mark_stage_owner(stage)
         manifest = train_into(stage, data, config, seed)
-        from .report import write_report
-
-        write_report(stage)
+        if finish is not None:
+            finish(stage)
         (stage / ".pid").unlink(missing_ok=True)
     return manifest
 

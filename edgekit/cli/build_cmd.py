@@ -133,6 +133,6 @@ def build(
         require_board_runtime=require_board_runtime,
     )
     if as_json:
-        click.echo(json.dumps(summary, sort_keys=True))
+        click.echo(json.dumps(summary.to_dict(), sort_keys=True))
     else:
         click.echo(format_summary(summary))

@@ -125,10 +125,11 @@ def train(data, model_name, epochs, batch_size, seed, test_users, patience, min_
       edgekit train --data synthetic --epochs 5 --out runs/demo
       edgekit train --data WISDM_ar_v1.1_raw.txt --seed 1 --out runs/wisdm
     """
+    from ..report import write_report
     from ..train import train_run
 
     config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs)
-    manifest = train_run(data, out, config, seed=seed, force=force)
+    manifest = train_run(data, out, config, seed=seed, force=force, finish=write_report)
     metrics = json.loads((Path(out) / "metrics.json").read_text())
     if as_json:
         click.echo(
