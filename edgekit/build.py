@@ -241,7 +241,7 @@ def build_run(
         if not reuse_training(out, stage, data, config, seed):
             train_into(stage, data, config, seed)
         run = Run(stage, board)
-        fw_contract, calibration = firmware_contract(run.manifest.contract, norm_from)
+        fw_contract, calibration = firmware_contract(run.contract, norm_from)
         quantize_run(run, representative=representative, seed=seed)
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)

@@ -19,7 +19,8 @@ Cost model: instructions per inference =
                       + instr_per_op                                  (TFLM dispatch, kernel set-up)
 and seconds = instructions * CPI / clock, with CPI given as a range. The Cortex-M4 constants are
 calibrated on the seed network (8.69 M MACs), for which TFLM needs about 15.4 M instructions with
-CMSIS-NN and about 598 M with the portable reference kernels (the lead's instruction counts). The
+CMSIS-NN and about 598 M with the portable reference kernels (instruction counts of one inference on the
+emulated core). The
 other cores are derived from those by instruction-set arguments written next to each entry; they are
 estimates to be replaced by a measurement when one exists.
 
@@ -44,7 +45,7 @@ from .run import Run
 
 DEFAULT_HOP_S = 2.0  # WISDM: hop 40 samples at 20 Hz
 KERNEL_SETS = ("cmsis-nn", "reference")
-# What the Cortex-M4 constants are fitted to: the seed model's MACs and the lead's instruction counts of
+# What the Cortex-M4 constants are fitted to: the seed model's MACs and the counted instructions of
 # one TFLM inference with each kernel set (tests/test_profile.py checks the fit).
 SEED_CALIBRATION = {"macs": 8_685_960, "cmsis-nn": 15.4e6, "reference": 598e6}
 
@@ -100,7 +101,7 @@ _M4_CMSIS = KernelCost(
     instr_per_element=_ARM_ELEMENTS,
     instr_per_patch=1.5,  # im2col: arm_q7_to_q15_with_offset, 4 values per ~6 instructions
     instr_per_op=2000.0,  # MicroInterpreter::Invoke dispatch, per-op Eval set-up, profiler hooks
-    note="calibrated: seed = 15.4 M instructions (lead's count, TFLM + CMSIS-NN on Cortex-M4)",
+    note="calibrated: seed = 15.4 M instructions (counted for TFLM + CMSIS-NN on a Cortex-M4)",
 )
 _M4_REFERENCE = KernelCost(
     # tflite::reference_integer_ops::ConvPerChannel: six nested loops, Offset() index arithmetic
@@ -110,7 +111,7 @@ _M4_REFERENCE = KernelCost(
     instr_per_element={**_ARM_ELEMENTS, "max_pool": 12.0, "avg_pool": 12.0},
     instr_per_patch=0.0,
     instr_per_op=2000.0,
-    note="calibrated: seed = 598 M instructions (lead's count, TFLM reference kernels on Cortex-M4)",
+    note="calibrated: seed = 598 M instructions (counted for TFLM's reference kernels on a Cortex-M4)",
 )
 
 
@@ -526,7 +527,7 @@ def profile_run(
     run = Run.of(run)
     board = board or run.board  # a bad --board or --kernels fails before the model is loaded
     check_kernels(board, kernels)
-    contract = run.manifest.contract
+    contract = run.contract
     model = load_model(run.path)
     if contract.quant is not None and (run.path / artifacts.MODEL_TFLITE).is_file():
         from .quantize import load_quantized

@@ -482,6 +482,33 @@ class Gate(Record):
 
 
 @dataclass
+class LayerError(Record):
+    """One tensor's int8-vs-float error from the QuantizationDebugger, in graph order."""
+
+    op: str
+    layer: str
+    tensor: str
+    tensor_index: int
+    rmse: float
+    scale: float
+    rmse_over_scale: float | None
+    mean_error: float
+    max_abs_error: float
+    FILE: ClassVar[str] = PARITY_FILE
+    FIX: ClassVar[str] = "re-run 'edgekit parity RUN'"
+
+
+@dataclass
+class LayerErrors(Record):
+    windows: int
+    metric: str
+    all: list[LayerError]
+    worst: list[LayerError]
+    FILE: ClassVar[str] = PARITY_FILE
+    FIX: ClassVar[str] = "re-run 'edgekit parity RUN'"
+
+
+@dataclass
 class ParityReport(Record):
     """``parity.json``: the ladder's rungs, the pairs between them, the gates and the board's own runtime."""
 
@@ -490,7 +517,7 @@ class ParityReport(Record):
     n_test: int
     rungs: dict[str, RungMetrics]
     pairs: dict[str, PairMetrics]
-    layers: dict[str, Any]
+    layers: LayerErrors
     board: BoardSection = field(default_factory=BoardSection)
     input_quantization: dict[str, Any] = field(default_factory=dict)
     runtimes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -518,8 +545,8 @@ class Manifest(Record):
     """``manifest.json`` with its sections typed; what no stage reads by key stays in ``other`` as written."""
 
     kind: str
-    data: DataSource
-    contract: Contract
+    data: DataSource | None = optional()
+    contract: Contract | None = optional()
     training: TrainingSection | None = optional()
     quantize: QuantizeSection | None = optional()
     build: BuildSummary | None = optional()

@@ -17,6 +17,7 @@ from typing import Any
 from . import artifacts
 from .artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON
 from .boards import Board, boards_dir, load_board
+from .contract import Contract
 from .errors import EdgekitError
 from .records import (
     BuildSummary,
@@ -60,6 +61,13 @@ class Run:
         self.manifest = Manifest.from_dict(self.raw, str(self.path / MANIFEST))
         return self.manifest
 
+    @property
+    def contract(self) -> Contract:
+        """The run's contract (every folder ``train`` wrote has one)."""
+        if self.manifest.contract is None:
+            raise EdgekitError(f"{self.path / MANIFEST}: has no contract; re-run 'edgekit train --out {self.path}'")
+        return self.manifest.contract
+
     # ----------------------------------------------------------------- data
 
     def prepared(self) -> Any:
@@ -97,7 +105,7 @@ class Run:
     def model_sha256(self) -> str | None:
         """sha256 of model_int8.tflite, checked once against the manifest (None before quantize)."""
         if self._model_sha256 is None:
-            quant = self.manifest.contract.quant
+            quant = self.contract.quant
             recorded = quant.tflite_sha256 if quant is not None and quant.tflite_sha256 else None
             tflite = self.path / MODEL_TFLITE
             model = artifacts.sha256_file(tflite) if tflite.is_file() else recorded
@@ -120,7 +128,7 @@ class Run:
 
     def expectations(self) -> Expectations:
         """What ``edgekit verify`` checks the board against: model hash, sample rate, inference time."""
-        return Expectations(self.model_sha256(), self.manifest.contract.rate_hz, self.desktop_time())
+        return Expectations(self.model_sha256(), self.contract.rate_hz, self.desktop_time())
 
     def desktop_time(self) -> DesktopTime | None:
         return desktop_time(self.path, self.manifest.build, self.manifest.profile)
