@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from . import artifacts, progress
+from . import profile as profiling
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .boards import Board, fit_check, load_board, parse_axis_map
 from .contract import Contract
 from .errors import EdgekitError, GateFailed
 from .firmware import generate_firmware
-from .profile import Footprint, board_arena, emulated_core, profile_run, sketch_footprint
+from .profile import Footprint, board_arena, emulated_core, sketch_footprint
 from .records import (
     ArenaMeasured,
     BoardRungSummary,
@@ -262,7 +263,7 @@ def build_run(
                 model=config.model,
             )
         with progress.step("estimating the latency on the board (edgekit profile)"):
-            profile = profile_run(run, board, selftest_windows=len(tests) if tests is not None else 0)
+            profile = profiling.profile_run(run, board, selftest_windows=len(tests) if tests is not None else 0)
         if isinstance(profile.get("run"), dict):  # the stage's temporary name would be stale once swapped in
             profile["run"]["dir"] = str(out)
         typed = ProfileResult.from_dict(profile)
