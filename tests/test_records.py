@@ -51,7 +51,7 @@ def test_a_manifest_round_trips_key_for_key_and_keeps_what_no_stage_reads():
             {"kind": "raw", "sha256": 5},
             "manifest.json: data.sha256: expected str, found 5; re-run 'edgekit train'",
         ),
-        ("data", [1, 2], "manifest.json: data: expected an object, found [1, 2]"),
+        ("data", [1, 2], "manifest.json: data: expected an object, found list"),
     ],
 )
 def test_a_malformed_section_names_the_file_the_key_and_the_fix(tmp_path: Path, section, value, message):
