@@ -63,7 +63,7 @@ def test_a_malformed_section_names_the_file_the_key_and_the_fix(tmp_path: Path, 
 
 
 def test_a_parity_report_of_the_wrong_shape_says_how_to_fix_it():
-    with pytest.raises(EdgekitError, match=r"parity.json: rungs.float: expected an object, found 3; re-run 'edgekit"):
+    with pytest.raises(EdgekitError, match=r"parity.json: rungs.float: expected an object, found int; re-run 'edgekit"):
         ParityReport.from_dict({"kind": "edgekit-parity", "classes": [], "n_test": 0, "rungs": {"float": 3}})
 
 
