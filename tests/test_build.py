@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgekit.build import build_run, format_summary
 from edgekit.artifacts import update_manifest
 from edgekit.boards import boards_dir, load_board
+from edgekit.build import build_run, format_summary
 from edgekit.cli import main
 from edgekit.profile import profile_run
 from edgekit.records import BuildSummary, Manifest, ParityReport

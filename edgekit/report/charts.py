@@ -18,7 +18,7 @@ RUNG_COLORS = {"float": "#2563eb", "litert": "#f59e0b", "tflm": "#059669"}
 SPLIT_COLORS = {"train": "#2563eb", "val": "#f59e0b", "test": "#9333ea", "unused": "#9ca3af"}
 
 # Charts: fixed salt and no metadata, so the same numbers always give the same SVG bytes.
-_RC = {
+_RC: dict[str, Any] = {
     "svg.hashsalt": "edgekit-report",
     "svg.fonttype": "none",
     "font.family": "sans-serif",
@@ -43,6 +43,7 @@ _RC = {
     "text.parse_math": False,  # '$' in a class name is a dollar sign, not mathtext
 }
 _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
 
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure

@@ -55,5 +55,3 @@ def abbreviations(classes: list[str]) -> list[str]:
         if len(set(short)) == len(short):
             return short
     return list(classes)
-
-

@@ -134,7 +134,8 @@ def profile_view(profile: ProfileResult) -> dict[str, Any]:
                 }
             )
     lo, hi = est.seconds
-    duty_lo, duty_hi = est.duty_cycle or [None, None]
+    duty: list[float | None] = list(est.duty_cycle) if est.duty_cycle else [None, None]
+    duty_lo, duty_hi = duty
     view.update(
         core=est.core_title,
         kernels=est.kernels,

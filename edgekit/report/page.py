@@ -209,7 +209,7 @@ def _profile_now(run_dir: Path, build: BuildSummary | None) -> tuple[ProfileResu
 
 
 def _run_summary(i: Inputs) -> dict[str, Any]:
-    model = i.raw.get("model") if isinstance(i.raw.get("model"), dict) else {}
+    model: dict[str, Any] = i.raw["model"] if isinstance(i.raw.get("model"), dict) else {}
     return {
         "model": model.get("name", "?"),
         "params": model.get("params"),

@@ -40,7 +40,7 @@ def data_section(
         ),
         ("units", data.units),
     ]
-    counts = {"train": None, "val": None, "test": None}
+    counts: dict[str, int | None] = {"train": None, "val": None, "test": None}
     if training is not None:
         counts = {"train": training.train_windows, "val": training.val_windows, "test": training.test_windows}
     splits = [
@@ -320,7 +320,7 @@ def runtime_label(parity: ParityReport, rung: str) -> str:
 def details_section(raw: dict[str, Any], contract: Contract | None) -> Section:
     """Everything needed to reproduce the numbers: versions, seed, config, model hash."""
     quant = contract.quant if contract is not None else None
-    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    model: dict[str, Any] = raw["model"] if isinstance(raw.get("model"), dict) else {}
     rows = [
         ("created", raw.get("created")),
         ("seed", raw.get("seed")),
