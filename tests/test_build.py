@@ -169,14 +169,25 @@ def _custom_board(path: Path, title: str, clock_hz: int) -> Path:
     return path
 
 
-def test_a_board_given_as_a_file_is_the_board_used_everywhere(tmp_path: Path):
-    """Issue 12 item 16: --board /path/custom.toml works end to end; profile, latency and report use that file."""
+def test_a_board_given_as_a_file_is_the_board_used_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue 12 item 16: --board /path/custom.toml works end to end; profile, latency and report use that file.
+
+    Also: after training, the stages share one Run, so the data is read once (quantize, parity and the
+    self-test each read it before).
+    """
+    import edgekit.data
+
+    reads = []
+    real = edgekit.data.load_windows
+    monkeypatch.setattr(edgekit.data, "load_windows", lambda *a, **k: reads.append(a) or real(*a, **k))
     board = _custom_board(tmp_path / "custom.toml", "My custom Nano", 32_000_000)
     out = tmp_path / "run"
     args = ["build", "--board", str(board), "--data", "synthetic", "--out", str(out), "--epochs", "2"]
     args += ["--min-epochs", "1", "--max-drop", "100", "--max-int8-step", "255", "--representative", "50"]
+    args += ["--selftest", "2"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    assert len(reads) == 1, f"the windows were rebuilt {len(reads)} times after training"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["build"]["board"] == "custom" and manifest["build"]["board_file"] == str(board)
     assert manifest["profile"]["board"]["title"] == "My custom Nano"

@@ -45,8 +45,8 @@ def format_profile(result: dict[str, Any]) -> str:
             f"int8 model {q['tflite_bytes']:,} B (weights+biases {q['weights_bytes']:,} B, flatbuffer "
             f"{q['overhead_bytes']:,} B); TFLM arena {q['arena_bytes']:,} B ({q['arena_source']})"
         )
-    board = result.get("board")
-    if board and "fit" in board:
+    board: dict[str, Any] = result.get("board") or {}  # measured and estimate come only with a board
+    if "fit" in board:
         fit = board["fit"]
         lines.append(f"{fit['summary']}{'' if fit['fits'] else '  DOES NOT FIT'}")
     measured = result.get("measured") or {}

@@ -76,7 +76,7 @@ def _charting(draw: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any) -> Any:
         import matplotlib
 
-        with matplotlib.rc_context(_RC):
+        with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # stubs list every rc key as a Literal
             return draw(*args)
 
     wrapper.__doc__ = draw.__doc__
