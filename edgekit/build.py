@@ -65,14 +65,21 @@ def reuse_training(out: Path, stage: Path, data: str | Path | None, config: Trai
     if not artifacts.is_edgekit_dir(out) or not (out / MODEL_KERAS).is_file():
         return False
     digest = data_sha256(data, seed)
-    old = artifacts.load_manifest(out)
-    if digest is None or old.get("cache_key") != cache_key({"sha256": digest}, config, seed):
+    old = Run(out)
+    if digest is None or old.manifest.other.get("cache_key") != cache_key({"sha256": digest}, config, seed):
         return False
     for name in (MODEL_KERAS, METRICS, HISTORY):
         shutil.copy2(out / name, stage / name)
-    manifest = {k: v for k, v in old.items() if k not in ("quantize", "build", "parity")}
-    manifest["contract"] = {k: v for k, v in old["contract"].items() if k != "quant"} | {"quant": None}
-    manifest["training"] = dict(old["training"], reused_from=str(out))
+    training = old.manifest.training
+    reused = replace(
+        old.manifest,
+        contract=replace(old.contract, quant=None),  # the stages after training are redone
+        training=replace(training, reused_from=str(out)) if training is not None else None,
+        quantize=None,
+        build=None,
+        other={k: v for k, v in old.manifest.other.items() if k != "parity"},
+    )
+    manifest = reused.to_dict()
     artifacts.write_json_atomic(stage / MANIFEST, manifest)
     progress.note(f"reusing the model trained in {out} (same data, config and seed)")
     return True

@@ -17,7 +17,7 @@ and every name in the flatbuffer comes from the saved model's layer names, which
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,7 @@ def quantize_run(run: Run | Path, representative: int = DEFAULT_REPRESENTATIVE, 
         raise EdgekitError(f"{run_dir}: no {MODEL_KERAS} in the artifact folder; run 'edgekit train --out {run_dir}'")
     if representative < 1:
         raise EdgekitError(f"--representative {representative}: must be at least 1")
-    contract = Contract.from_dict(run.raw["contract"])
+    contract = replace(run.contract)  # a copy: its quant is filled in below
     with progress.step("loading model and training windows"):
         model = load_model(run_dir)
         prepared = run.prepared()
