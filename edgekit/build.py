@@ -254,7 +254,7 @@ def build_run(
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)
         plan = _board_plan(board, run, selftest, board_windows, runtime_src)
-        report = _parity(run, plan, failed, max_drop_pp, require_bit_exact, max_int8_step, require_board_runtime)
+        report = _parity(run, plan, out, failed, max_drop_pp, require_bit_exact, max_int8_step, require_board_runtime)
         tests = _selftest(run, contract, tflite, selftest, report, plan)
         with progress.step("generating firmware"):
             sketch = generate_firmware(
@@ -285,6 +285,7 @@ def build_run(
 def _parity(
     run: Run,
     plan: Any,
+    out: Path,
     failed: Path,
     max_drop_pp: float,
     require_bit_exact: bool,
@@ -306,7 +307,7 @@ def _parity(
     )
     if not report["passed"]:
         write_report(run.path)  # the kept copy is read by a person: give it its page
-        kept = _keep_failed(run.path, failed)
+        kept = _keep_failed(run.path, out, failed)
         check_gates(report, str(kept / artifacts.PARITY_JSON))
     return ParityReport.from_dict(report, str(run.path / artifacts.PARITY_JSON))
 
@@ -345,7 +346,7 @@ def _drop_stale_failed(failed: Path, seen: tuple[int, int] | None) -> None:
     shutil.rmtree(failed, ignore_errors=True)
 
 
-def _keep_failed(stage: Path, failed: Path) -> Path:
+def _keep_failed(stage: Path, out: Path, failed: Path) -> Path:
     """Copy a gate-failing stage aside so its parity report can be read; the good run stays.
 
     The copy is staged and renamed like every folder edgekit writes, and it only ever replaces an
