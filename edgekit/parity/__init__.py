@@ -204,7 +204,7 @@ def parity_report(
 
     layers: list[dict[str, Any]] = []
     subset = debug_subset(len(y_test), layer_windows if rep_x is not None else 0)
-    if subset.size:
+    if subset.size and rep_x is not None:  # no representative set: no debugger (subset is empty then)
         with progress.step(f"per-layer error on {subset.size} test windows (QuantizationDebugger)"):
             t = time.perf_counter()
             layers = layer_errors(model, rep_x, x_test[subset])
