@@ -39,13 +39,13 @@ from typing import Any
 import numpy as np
 
 from ..boards import Board
-from ..contract import Contract
+from ..contract import HOP, RATE_HZ, Contract
 from ..errors import EdgekitError
 from ..run import Run
 from .costs import COST_MODELS, SEED_CALIBRATION, CoreCost, KernelCost, core_key
 from .text import format_profile
 
-DEFAULT_HOP_S = 2.0  # WISDM: hop 40 samples at 20 Hz
+DEFAULT_HOP_S = HOP / RATE_HZ  # WISDM: a prediction every 2 s
 KERNEL_SETS = ("cmsis-nn", "reference")
 # --------------------------------------------------------------------------- layers
 

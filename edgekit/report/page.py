@@ -16,8 +16,8 @@ from .. import __version__, artifacts, progress
 from ..artifacts import HISTORY, MANIFEST, METRICS, PARITY_JSON, REPORT_HTML
 from ..contract import Contract
 from ..errors import EdgekitError
+from ..firmware.render import environment
 from ..records import BuildSummary, DataSource, ParityReport, ProfileResult, Record, TrainingSection
-from ..resources import resource_dir
 from ..wording import plural
 from .formatting import differ, nbytes, num, pct, signed
 from .latency import footprint_section, latency_section, status
@@ -89,18 +89,9 @@ def _is_report(path: Path) -> bool:
 
 def render_report(run_dir: Path) -> str:
     """The report as HTML text (raises only when ``run_dir`` is not an artifact folder)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / "report")),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment()
     env.filters.update(pct=pct, num=num, nbytes=nbytes, signed=signed)
-    return env.get_template(TEMPLATE).render(**report_context(run_dir))
+    return env.get_template(f"report/{TEMPLATE}").render(**report_context(run_dir))
 
 
 def report_context(run_dir: Path) -> dict[str, Any]:
