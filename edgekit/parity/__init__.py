@@ -413,10 +413,10 @@ def run_parity(
         qsection.seed if qsection else 0,
     )
     built = _built_runtime(run)
-    plan = replace(
+    plan = replace(  # build's plan is the board's own; a standalone parity uses the board the run was built for
         board or BoardRungPlan(),
         emulated=(board.emulated if board else "") or built.emulator,
-        hot_kernels=built.hot_kernels,
+        hot_kernels=board.hot_kernels if board else built.hot_kernels,
     )
     report = parity_report(
         model,
