@@ -207,3 +207,13 @@ def test_a_board_file_with_a_shipped_name_wins_over_the_shipped_board(built, tmp
     update_manifest(copy, build=dict(manifest["build"], board_file=str(board)))
     assert Run(copy).board.clock_hz == 32_000_000
     assert profile_run(copy)["estimate"]["clock_hz"] == 32_000_000
+
+
+def test_the_board_rungs_run_the_kernels_the_sketch_ships(built):
+    """nano33 ships CMSIS-NN at -O2 (its board file): the emulated rung that measured it must have too."""
+    out, _ = built
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["board"]["runtime"]["hot_kernels"] == "O2"
+    sketch_sources = (out / "firmware" / "edgekit_har" / "src" / "tflm").rglob("*.c")
+    pragma = b"#pragma GCC optimize"
+    assert any(pragma in path.read_bytes() for path in sketch_sources)
