@@ -21,12 +21,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import artifacts, progress
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .data import load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
+from .recipe import Augmenter, Recipe, batches, get_recipe
 
 
 @dataclass
@@ -46,6 +49,11 @@ class TrainConfig:
     val_fraction: float = 0.15
     ema_momentum: float = 0.99
     test_users: str | None = None
+    recipe: str = "seed"  # a name in edgekit.recipe.RECIPES
+    recipe_spec: Recipe | None = None  # explicit knobs (ablations, tune); None: the named recipe's
+
+    def resolved_recipe(self) -> Recipe:
+        return self.recipe_spec if self.recipe_spec is not None else get_recipe(self.recipe)
 
     def validate(self) -> None:
         for name in ("window", "hop", "epochs", "batch_size"):
@@ -76,38 +84,57 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
     """Train the float model; returns (model, history dict, best epoch)."""
     import keras
 
+    recipe = config.resolved_recipe()
     make_deterministic(seed)
     contract = prepared.contract
     model = build_model(config.model, contract.window, len(contract.axes), len(contract.labels))
+    plain = recipe == Recipe()  # the seed recipe: today's code path, weight for weight
+    epochs = config.epochs
+    steps = int(np.ceil(len(prepared.y_train) / config.batch_size))
     model.compile(
         # named: Keras numbers unnamed optimizers per process ("adam_1"), and the name is saved in model.keras
         optimizer=keras.optimizers.Adam(
-            config.learning_rate, use_ema=config.ema_momentum > 0, ema_momentum=config.ema_momentum or 0.99, name="adam"
+            learning_rate(config.learning_rate, recipe, epochs, steps),
+            use_ema=config.ema_momentum > 0,
+            ema_momentum=config.ema_momentum or 0.99,
+            name="adam",
         ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss="sparse_categorical_crossentropy"
+        if plain
+        else keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+        metrics=["accuracy"] if plain else [keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     has_val = len(prepared.y_val) > 0
     callbacks: list[Any] = []
     if config.ema_momentum > 0:  # first, so validation and early stopping see the averaged weights
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    callbacks.append(_EpochLog(config.epochs))
+    callbacks.append(_EpochLog(epochs))
     stopper = None
     if has_val:
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss",
             patience=config.patience,
             restore_best_weights=True,
-            start_from_epoch=min(config.min_epochs, config.epochs - 1),
+            start_from_epoch=min(config.min_epochs, epochs - 1),
         )
         callbacks.append(stopper)
+    if plain:
+        train_args: dict[str, Any] = {
+            "x": prepared.x_train,
+            "y": prepared.y_train,
+            "batch_size": config.batch_size,
+            "shuffle": True,
+        }
+        val = (prepared.x_val, prepared.y_val)
+    else:
+        n_classes = len(contract.labels)
+        augment = Augmenter(recipe, contract) if recipe.augments else None
+        train_args = {"x": batches(prepared.x_train, prepared.y_train, config.batch_size, augment, seed, n_classes)}
+        val = (prepared.x_val, np.eye(n_classes, dtype=np.float32)[prepared.y_val.astype(int)])
     history = model.fit(
-        prepared.x_train,
-        prepared.y_train,
-        validation_data=(prepared.x_val, prepared.y_val) if has_val else None,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        shuffle=True,
+        **train_args,
+        validation_data=val if has_val else None,
+        epochs=epochs,
         verbose=0,
         callbacks=callbacks,
     )
@@ -117,6 +144,23 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
     if stopper is None or stopper.best_weights is None or best is None:
         best = epochs_run - 1  # nothing restored: the last epoch's weights are kept
     return model, hist, int(best) + 1
+
+
+def learning_rate(base: float, recipe: Recipe, epochs: int, steps_per_epoch: int) -> Any:
+    """A float for the constant schedule (the seed's), else linear warm-up then cosine decay to zero."""
+    if recipe.lr_schedule == "constant":
+        return base
+    if recipe.lr_schedule != "cosine":
+        raise EdgekitError(f"recipe: lr_schedule {recipe.lr_schedule!r}; choose 'constant' or 'cosine'")
+    import keras
+
+    warmup = min(recipe.warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        base / 10 if warmup else base,
+        decay_steps=max(1, epochs * steps_per_epoch - warmup),
+        warmup_target=base if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
 def cache_key(data: dict[str, Any], config: TrainConfig, seed: int) -> dict[str, Any]:
