@@ -29,6 +29,7 @@ from .data import load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
+from .modelspec import is_path, load_spec
 from .recipe import Augmenter, Recipe, batches, get_recipe
 
 
@@ -164,7 +165,18 @@ def learning_rate(base: float, recipe: Recipe, epochs: int, steps_per_epoch: int
 
 
 def cache_key(data: dict[str, Any], config: TrainConfig, seed: int) -> dict[str, Any]:
-    return {"data_sha256": data["sha256"], "config": asdict(config), "seed": seed}
+    key = {"data_sha256": data["sha256"], "config": asdict(config), "seed": seed}
+    if is_path(config.model):  # a description file can change under the same path
+        key["model_spec"] = load_spec(config.model).to_dict()
+    return key
+
+
+def model_record(config: TrainConfig, params: int) -> dict[str, Any]:
+    """The manifest's model section; a description file is copied in, so the run outlives the file."""
+    if not is_path(config.model):
+        return {"name": config.model, "params": params}
+    spec = load_spec(config.model)
+    return {"name": spec.name, "params": params, "file": str(config.model), "spec": spec.to_dict()}
 
 
 def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: int) -> dict[str, Any]:
@@ -201,7 +213,7 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
         "config": asdict(config),
         "split": split.to_dict(),
         "contract": prepared.contract.to_dict(),
-        "model": {"name": config.model, "params": int(model.count_params())},
+        "model": model_record(config, int(model.count_params())),
         "training": {
             "epochs_run": len(history["loss"]),
             "best_epoch": best_epoch,
