@@ -81,8 +81,12 @@ class _EpochLog:
         return EpochLog()
 
 
-def fit(prepared: Prepared, config: TrainConfig, seed: int):
-    """Train the float model; returns (model, history dict, best epoch)."""
+def fit(prepared: Prepared, config: TrainConfig, seed: int, extra_callbacks: tuple[Any, ...] = ()):
+    """Train the float model; returns (model, history dict, best epoch).
+
+    ``extra_callbacks`` run after the EMA swap (they see the averaged weights' validation scores);
+    ``edgekit tune`` reports each epoch to Ray through one.
+    """
     import keras
 
     recipe = config.resolved_recipe()
@@ -119,6 +123,7 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
             start_from_epoch=min(config.min_epochs, epochs - 1),
         )
         callbacks.append(stopper)
+    callbacks.extend(extra_callbacks)
     if plain:
         train_args: dict[str, Any] = {
             "x": prepared.x_train,
@@ -179,9 +184,8 @@ def model_record(config: TrainConfig, params: int) -> dict[str, Any]:
     return {"name": spec.name, "params": params, "file": str(config.model), "spec": spec.to_dict()}
 
 
-def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: int) -> dict[str, Any]:
-    """Train and write model, metrics, history and manifest into ``stage``; returns the manifest."""
-    config.validate()
+def load_prepared(data: str | Path | None, config: TrainConfig, seed: int) -> tuple[Prepared, dict[str, Any], Any]:
+    """Load, split by user and normalise the data as training sees it: (prepared, data source, split)."""
     with progress.step("loading data"):
         windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed, config.rate_hz)
     source["spec"] = None if data is None else str(data)
@@ -194,6 +198,13 @@ def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: 
             f"--data {data}: only {len(prepared.y_train)} training windows for --batch-size {config.batch_size}; "
             "use more data or a smaller --batch-size"
         )
+    return prepared, source, split
+
+
+def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: int) -> dict[str, Any]:
+    """Train and write model, metrics, history and manifest into ``stage``; returns the manifest."""
+    config.validate()
+    prepared, source, split = load_prepared(data, config, seed)
     start = time.perf_counter()
     with progress.step(f"training '{config.model}' on {len(prepared.y_train)} windows"):
         model, history, best_epoch = fit(prepared, config, seed)

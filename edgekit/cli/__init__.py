@@ -124,6 +124,7 @@ def _register() -> None:
         "report_cmd",
         "profile_cmd",
         "runtime_cmd",
+        "tune_cmd",
     ):
         try:
             __import__(f"{__name__}.{name}")
