@@ -108,10 +108,11 @@ def tune_run(opts: TuneOptions) -> dict[str, Any]:
 
     _start_ray(opts.address)
     try:
+        cluster = {"gcs_address": ray.get_runtime_context().gcs_address, "cpus": ray.cluster_resources().get("CPU", 0)}
         grid, resumed = _fit(opts, board, prepared, without_test_users(prepared), out)
     finally:
         ray.shutdown()
-    return _write_outputs(opts, out, grid, split, resumed)
+    return dict(_write_outputs(opts, out, grid, split, resumed), ray=cluster)
 
 
 def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Path) -> tuple[Any, bool]:
