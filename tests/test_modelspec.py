@@ -45,7 +45,9 @@ def _legacy_compact(window, n_axes, n_classes):
     return keras.Model(inputs, outputs, name="compact")
 
 
-@pytest.mark.parametrize(("name", "legacy", "params"), [("seed", _legacy_seed, 520_486), ("compact", _legacy_compact, 42_470)])
+@pytest.mark.parametrize(
+    ("name", "legacy", "params"), [("seed", _legacy_seed, 520_486), ("compact", _legacy_compact, 42_470)]
+)
 def test_shipped_descriptions_build_byte_identical_models(tmp_path, name, legacy, params):
     from edgekit.model import build_model, make_deterministic
     from edgekit.train import save_model

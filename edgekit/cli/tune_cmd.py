@@ -22,7 +22,9 @@ from .train_cmd import data_option
     help="Reject candidates whose estimated latency on the board is above this (before training).",
 )
 @click.option("--trials", default=32, show_default=True, type=count(1, 100_000), help="Candidates to train.")
-@click.option("--epochs", default=30, show_default=True, type=count(1), help="Epochs per trial (ASHA stops some early).")
+@click.option(
+    "--epochs", default=30, show_default=True, type=count(1), help="Epochs per trial (ASHA stops some early)."
+)
 @click.option("--batch-size", default=400, show_default=True, type=count(1))
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the sampler and of every trial.")
 @click.option("--test-users", default=None, metavar="IDS", help="Held-out users (never used by the search).")
@@ -78,10 +80,9 @@ def tune(board_name, data, max_latency_ms, trials, epochs, batch_size, seed, tes
                 f"flash {row['flash_bytes']:,} B"
             )
         if summary["best"]:
-            click.echo(
-                f"best: {Path(out) / 'best.toml'}  (edgekit build --board {board_name} --model {Path(out) / 'best.toml'}"
-                f" --recipe {summary['best_recipe']})"
-            )
+            best = Path(out) / "best.toml"
+            recipe = summary["best_recipe"]
+            click.echo(f"best: {best}  (edgekit build --board {board_name} --model {best} --recipe {recipe})")
         click.echo(f"report: {Path(out) / 'report.html'}")
     if not summary["complete"]:
         raise click.exceptions.Exit(130)

@@ -62,7 +62,9 @@ def check_options(opts: TuneOptions) -> Any:
     if opts.max_latency_ms is not None and not opts.max_latency_ms > 0:
         raise EdgekitError(f"--max-latency-ms {opts.max_latency_ms}: must be a positive number of milliseconds")
     if opts.address is not None and not re.fullmatch(r"(ray://)?[\w.\-]+:\d{1,5}|auto", opts.address):
-        raise EdgekitError(f"--address {opts.address}: expected HOST:PORT of a Ray head (e.g. 127.0.0.1:6379) or 'auto'")
+        raise EdgekitError(
+            f"--address {opts.address}: expected HOST:PORT of a Ray head (e.g. 127.0.0.1:6379) or 'auto'"
+        )
     if opts.data not in (None, "synthetic") and not Path(opts.data).is_file():
         raise EdgekitError(f"--data {opts.data}: no such file; pass a WISDM .txt/.npz or 'synthetic'")
     out = Path(opts.out)
@@ -128,8 +130,9 @@ def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Pat
     from .trial import run_trial
 
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, prepared=trial_data, epochs=opts.epochs, seed=opts.seed,
-                             batch_size=opts.batch_size),
+        tune.with_parameters(
+            run_trial, prepared=trial_data, epochs=opts.epochs, seed=opts.seed, batch_size=opts.batch_size
+        ),
         {"cpu": 1},
     )
     path = out / EXPERIMENT
