@@ -85,6 +85,10 @@ def check_options(opts: TuneOptions) -> Any:
 
 
 def _start_ray(address: str | None) -> None:
+    if not address:
+        # Ray maps 127.0.0.1 to the machine's routable address unless its "local only" switch (meant for
+        # Windows/macOS) is set before it is imported; with it, GCS, raylet and workers bind to loopback.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     common = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
@@ -106,9 +110,9 @@ def tune_run(opts: TuneOptions) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json_atomic(out / ARGS_FILE, opts.identity())
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    _start_ray(opts.address)
     import ray
 
-    _start_ray(opts.address)
     try:
         cluster = {"gcs_address": ray.get_runtime_context().gcs_address, "cpus": ray.cluster_resources().get("CPU", 0)}
         grid, resumed = _fit(opts, board, prepared, without_test_users(prepared), out)
@@ -164,17 +168,18 @@ def _write_outputs(opts: TuneOptions, out: Path, grid: Any, split: Any, resumed:
     from .front import best, pareto_front, record
     from .report import render
 
+    finished = _finished_trials(grid)
     records = []
     for result in grid:
         metrics = result.metrics or {}
-        if result.config and "val_accuracy" in metrics:
-            records.append(record(metrics.get("trial_id", ""), result.config, metrics))
+        if result.config and "val_accuracy" in metrics and metrics.get("trial_id") in finished:
+            records.append(record(metrics["trial_id"], result.config, metrics))
     records.sort(key=lambda r: r.trial_id)
     rejected_path = out / REJECTED
     rejected = rejected_path.read_text().splitlines() if rejected_path.is_file() else []
     front = pareto_front(records)
     chosen = best(records)
-    complete = len(records) >= opts.trials
+    complete = len(records) >= opts.trials or (len(finished) == len(list(grid)) and len(records) > 0)
     if chosen is not None:
         artifacts.write_text_atomic(out / BEST, chosen.model_toml)
     artifacts.write_json_atomic(out / "trials.json", [r.to_dict() for r in records])
@@ -195,3 +200,10 @@ def _write_outputs(opts: TuneOptions, out: Path, grid: Any, split: Any, resumed:
     }
     artifacts.write_text_atomic(out / "report.html", render(records, facts))
     return dict(facts, resumed=resumed, front=[r.to_dict() for r in front], best=chosen.to_dict() if chosen else None)
+
+
+def _finished_trials(grid: Any) -> set[str]:
+    """Ids of trials Ray marked TERMINATED (trained to the end or pruned by ASHA); an interrupted tune
+    leaves the others PENDING/RUNNING, and they are neither reported nor counted until it resumes."""
+    trials = getattr(getattr(grid, "_experiment_analysis", None), "trials", None) or []
+    return {t.trial_id for t in trials if t.status == "TERMINATED"}
