@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +48,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _stop_head(temp: Path) -> None:
+    """Stop only the head this test started: its processes carry its unique --temp-dir on their command line
+    (``ray stop`` would stop every Ray instance of this user on the machine, e.g. a tune running beside it)."""
+    import psutil
+
+    ours = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(temp) in part for part in proc.info["cmdline"] or []):
+            ours.append(proc)
+    for proc in ours:
+        proc.terminate()
+    _, alive = psutil.wait_procs(ours, timeout=30)
+    for proc in alive:
+        proc.kill()
 
 
 # --------------------------------------------------------------------------- fast: no Ray, no training
@@ -200,8 +218,8 @@ def test_over_budget_candidates_are_never_trained(local_tune):
 @pytest.mark.slow
 def test_tune_on_a_ray_head_started_on_loopback(tmp_path):
     port = _free_port()
-    env = _env()
-    temp = tmp_path / "ray"
+    env = dict(_env(), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # keep the head on 127.0.0.1, not the LAN address
+    temp = Path(tempfile.mkdtemp(prefix="rh", dir="/tmp"))  # Ray's socket paths must stay under 108 bytes
     start = subprocess.run(
         ["ray", "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
          "--num-cpus", "2", "--temp-dir", str(temp), "--disable-usage-stats"],
@@ -220,7 +238,8 @@ def test_tune_on_a_ray_head_started_on_loopback(tmp_path):
         worker_logs = list((temp / "session_latest" / "logs").glob("worker-*"))
         assert worker_logs, "the trials ran in the head's workers"
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, env=env, timeout=120)
+        _stop_head(temp)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -101,19 +101,17 @@ def board_runtime_options(func):
 
 
 class ModelParam(click.ParamType):
-    """--model: a shipped architecture's name or a .toml model description, checked before anything runs."""
+    """--model: a shipped architecture's name or the path of a .toml model description."""
 
     name = "model"
 
     def convert(self, value, param, ctx):
-        from ..errors import EdgekitError
-        from ..modelspec import load_spec
+        from ..modelspec import is_path, shipped_names
 
-        try:
-            load_spec(value)
-        except EdgekitError as exc:
-            self.fail(str(exc).removeprefix(f"--model {value}: "), param, ctx)
-        return str(value)
+        if not is_path(value) and value not in shipped_names():
+            names = ", ".join(shipped_names())
+            self.fail(f"unknown model {value!r}; choose one of {names} or a .toml file", param, ctx)
+        return str(value)  # a file is read and checked by make_config, before any work
 
 
 MODEL = ModelParam()
@@ -129,8 +127,11 @@ def make_config(
     recipe: str = DEFAULT_RECIPE,
 ):
     """A TrainConfig; epochs, patience and min-epochs left unset take the recipe's values."""
+    from ..modelspec import is_path, load_spec
     from ..train import TrainConfig
 
+    if is_path(model_name):
+        load_spec(model_name)  # a missing or malformed file: one line, exit 2, before anything starts
     default_epochs, default_min, default_patience = RECIPE_EPOCHS[recipe]
     return TrainConfig(
         model=model_name,

@@ -85,9 +85,10 @@ def check_options(opts: TuneOptions) -> Any:
 
 
 def _start_ray(address: str | None) -> None:
-    if not address:
+    if not address or address.removeprefix("ray://").split(":")[0] in ("127.0.0.1", "localhost"):
         # Ray maps 127.0.0.1 to the machine's routable address unless its "local only" switch (meant for
-        # Windows/macOS) is set before it is imported; with it, GCS, raylet and workers bind to loopback.
+        # Windows/macOS) is set before it is imported; with it, GCS, raylet and workers bind to loopback,
+        # and a driver joining a head on 127.0.0.1 looks for its local raylet there too (else it waits forever).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
