@@ -131,7 +131,7 @@ class Augmenter:
         n = x.shape[0]
         raw = x.reshape(n, self.window, -1).astype(np.float64) * self.std + self.mean
         if r.time_warp:
-            raw = _time_warp(raw, rng.uniform(1 - r.time_warp, 1 + r.time_warp, n))
+            raw = _time_warp(raw, np.asarray(rng.uniform(1 - r.time_warp, 1 + r.time_warp, n)))
         if r.rotate_deg or r.tilt_deg:
             turn = _rotation(_gravity_axis(raw, self.contract), np.radians(rng.uniform(-1, 1, n) * r.rotate_deg))
             for axis in (0, 2) if r.tilt_deg else ():

@@ -53,17 +53,20 @@ def _free_port() -> int:
 def _stop_head(temp: Path) -> None:
     """Stop only the head this test started: its processes carry its unique --temp-dir on their command line
     (``ray stop`` would stop every Ray instance of this user on the machine, e.g. a tune running beside it)."""
-    import psutil
-
     ours = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(str(temp) in part for part in proc.info["cmdline"] or []):
-            ours.append(proc)
-    for proc in ours:
-        proc.terminate()
-    _, alive = psutil.wait_procs(ours, timeout=30)
-    for proc in alive:
-        proc.kill()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(temp).encode() in (proc / "cmdline").read_bytes():
+                ours.append(int(proc.name))
+        except OSError:
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(3)
 
 
 # --------------------------------------------------------------------------- fast: no Ray, no training

@@ -90,9 +90,14 @@ def _start_ray(address: str | None) -> None:
         # Windows/macOS) is set before it is imported; with it, GCS, raylet and workers bind to loopback,
         # and a driver joining a head on 127.0.0.1 looks for its local raylet there too (else it waits forever).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    token = os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()
+    if address and token and "RAY_AUTH_MODE" not in os.environ:
+        # 'ray start --head' turns on token authentication when a token exists, but a driver joining it does
+        # not (Ray 2.60) and is refused; present the same token the head uses (read when ray is imported).
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
 
-    common = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    common: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     if address:
         ray.init(address=address, **common)
     else:  # one trial per core, nothing listening beyond the loopback interface

@@ -38,7 +38,7 @@ class BudgetSearch(Searcher):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return self.inner.set_search_properties(metric, mode, config, **spec)
 
-    def suggest(self, trial_id: str) -> dict | None:
+    def suggest(self, trial_id: str) -> Any:  # a config dict, None (wait) or Searcher.FINISHED
         for attempt in range(MAX_ATTEMPTS):
             probe = f"{trial_id}-r{attempt}" if attempt else trial_id
             params = self.inner.suggest(probe)
