@@ -66,7 +66,13 @@ def tune(board_name, data, max_latency_ms, trials, epochs, batch_size, seed, tes
         address=address,
     )
     check_options(opts)
-    summary = tune_run(opts)
+    try:
+        summary = tune_run(opts)
+    except KeyboardInterrupt:
+        click.echo(
+            f"edgekit: tune stopped; its state is in {Path(out) / 'experiment'}: the same command resumes it", err=True
+        )
+        raise
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
     else:

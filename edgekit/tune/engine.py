@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import re
+import signal
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,7 +150,7 @@ def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Pat
     path = out / EXPERIMENT
     if tune.Tuner.can_restore(str(path)):
         tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
-        return tuner.fit(), True
+        return _fit_watching_sigint(tuner), True
     inner = OptunaSearch(
         space=define_space,
         metric=METRIC,
@@ -167,7 +169,26 @@ def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Pat
             name=EXPERIMENT, storage_path=str(out), verbose=0, callbacks=[ProgressLines(opts.trials)]
         ),
     )
-    return tuner.fit(), False
+    return _fit_watching_sigint(tuner), False
+
+
+def _fit_watching_sigint(tuner: Any) -> Any:
+    """``tuner.fit()``; raises KeyboardInterrupt afterwards if Ctrl-C stopped it (Ray saved the state first).
+
+    Ray Tune catches SIGINT itself, ends the run, saves the experiment and returns normally; its handler
+    puts the previous handler back when (and only when) the signal came, which is how it is told apart.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return tuner.fit()
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        grid = tuner.fit()
+        interrupted = signal.getsignal(signal.SIGINT) is before
+    finally:
+        signal.signal(signal.SIGINT, before)
+    if interrupted:
+        raise KeyboardInterrupt
+    return grid
 
 
 def _write_outputs(opts: TuneOptions, out: Path, grid: Any, split: Any, resumed: bool) -> dict[str, Any]:
@@ -185,7 +206,7 @@ def _write_outputs(opts: TuneOptions, out: Path, grid: Any, split: Any, resumed:
     rejected = rejected_path.read_text().splitlines() if rejected_path.is_file() else []
     front = pareto_front(records)
     chosen = best(records)
-    complete = len(records) >= opts.trials or (len(finished) == len(list(grid)) and len(records) > 0)
+    complete = len(records) >= opts.trials or len(finished) == len(list(grid))  # or TPE ran out of fitting ones
     if chosen is not None:
         artifacts.write_text_atomic(out / BEST, chosen.model_toml)
     artifacts.write_json_atomic(out / "trials.json", [r.to_dict() for r in records])
