@@ -13,13 +13,25 @@ firmware then needs per-axis statistics in m/s^2 from a calibration recording (`
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import EdgekitError
+from .protocol import LABEL_PATTERN
 
 AXES = ("x", "y", "z")
+_LABEL = re.compile(LABEL_PATTERN)
 STANDARD_GRAVITY = 9.80665
+
+# WISDM's shape of the problem, the defaults every stage starts from (a run's contract may differ; it
+# then wins). One place, so a signature never repeats a number that could drift from the others.
+WINDOW = 80  # samples per window: 4 s at RATE_HZ
+HOP = 40  # samples between window starts: a prediction every 2 s
+RATE_HZ = 20.0  # WISDM's sampling rate
+LABELS = ("Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking")  # WISDM v1.1, sorted
+N_CLASSES = len(LABELS)
+MAX_GAP_S = 1.0  # a longer gap between two samples ends a window: none straddles it, on desktop or board
 
 
 @dataclass
@@ -76,3 +88,13 @@ class Contract:
         except TypeError as exc:
             raise EdgekitError(f"manifest contract is malformed ({exc}); re-run 'edgekit train'") from None
         return contract
+
+
+def check_labels(labels: list[str], where: str) -> None:
+    """Refuse class labels the firmware cannot print in its EK,PRED lines (``where`` names the source)."""
+    bad = [label for label in labels if not _LABEL.fullmatch(label)]
+    if bad:
+        raise EdgekitError(
+            f"{where}: labels {bad}: use letters, digits, spaces and _ . / + ( ) - only, at most 64 characters "
+            "(they go into the board's PRED lines); rename them in the data"
+        )

@@ -38,22 +38,19 @@ names and per-channel scales on top of them, so 1/10 of the seed's flash leaves 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import tfenv
+from .contract import N_CLASSES, WINDOW
 from .errors import EdgekitError
 from .modelspec import build_keras, load_spec, shipped_names
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _keras():
-    import keras
-
-    return keras
+    return tfenv.keras()
 
 
 def model_names() -> list[str]:
@@ -62,7 +59,11 @@ def model_names() -> list[str]:
 
 
 def build_model(
-    name: str | Path = "seed", window: int = 80, n_axes: int = 3, n_classes: int = 6, batch_size: int | None = None
+    name: str | Path = "seed",
+    window: int = WINDOW,
+    n_axes: int = 3,
+    n_classes: int = N_CLASSES,
+    batch_size: int | None = None,
 ):
     """Build architecture ``name`` (a shipped name or a .toml model description) for the given shapes."""
     return build_keras(load_spec(name), window, n_axes, n_classes, batch_size)
@@ -83,8 +84,7 @@ def load_model(run_dir: Path):
 
 def make_deterministic(seed: int) -> None:
     """Same seed, same weights: seed every RNG and ask TF for deterministic kernels."""
-    import tensorflow as tf
-
+    tf = tfenv.tensorflow()
     _keras().utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 

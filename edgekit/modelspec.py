@@ -226,8 +226,9 @@ def sequence_length(spec: ModelSpec, window: int) -> int:
 
 def build_keras(spec: ModelSpec, window: int, n_axes: int, n_classes: int, batch_size: int | None = None):
     """The Keras functional model for ``spec``; layer creation order fixes the seeded initial weights."""
-    import keras
+    from .tfenv import keras as _keras
 
+    keras = _keras()
     if sequence_length(spec, window) < 1:
         raise EdgekitError(f"{spec.source or spec.name}: the convs and pools shrink a {window}-step window to nothing")
     layers = keras.layers

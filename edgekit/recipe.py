@@ -149,7 +149,9 @@ class Augmenter:
 
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int, augment: Augmenter | None, seed: int, n_classes: int):
     """A Keras PyDataset: a fresh seeded shuffle and fresh augmentation every epoch; one-hot targets."""
-    import keras
+    from .tfenv import keras as _keras
+
+    keras: Any = _keras()
 
     class Batches(keras.utils.PyDataset):
         def __init__(self) -> None:

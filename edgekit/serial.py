@@ -23,6 +23,7 @@ from typing import Any, Protocol, TextIO
 
 from . import protocol
 from .artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, load_manifest, read_json, sha256_file
+from .contract import RATE_HZ
 from .errors import EdgekitError, GateFailed
 from .wording import ms_range
 
@@ -46,7 +47,7 @@ CMD_READY = protocol.CMD_READY.encode()  # repeat the EK,READY line
 _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: Python's \d and int() also take e.g. Arabic-Indic ones
 _NUM = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")
 _HEX = re.compile(r"[0-9a-fA-F]{8,64}")
-_LABEL = re.compile(r"[A-Za-z0-9_ ./+()-]{1,64}")
+_LABEL = re.compile(protocol.LABEL_PATTERN)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # pyserial URL handlers: spy:// writes files, socket:// dials out
 MAX_SUMMARY_KEYS = 32  # distinct labels / error reasons a monitor summary counts by name; the rest are "other"
 
@@ -720,7 +721,7 @@ class CaptureSummary:
     resets: int = 0
     garbage: int = 0
     reconnects: int = 0
-    rate_hz: float = 20.0
+    rate_hz: float = RATE_HZ
     seconds: float = 0.0
     interrupted: bool = False
     lost: str | None = None  # why the port was lost for good, if it was
@@ -786,7 +787,7 @@ def capture(
     out_path: Path,
     seconds: float | None = None,
     baud: int = protocol.BAUD,
-    rate_hz: float = 20.0,
+    rate_hz: float = RATE_HZ,
     first_sample_timeout_s: float = 10.0,
     reconnect_s: float = 10.0,
     opener: Opener = open_serial,

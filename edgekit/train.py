@@ -17,15 +17,17 @@ import json
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import artifacts, progress
+from . import artifacts, progress, tfenv
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
-from .data import load_windows
+from .contract import HOP, MAX_GAP_S, RATE_HZ, WINDOW
+from .data import Windows, check_source, load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
@@ -38,10 +40,10 @@ class TrainConfig:
     """Everything that changes the trained weights (and so the cache key)."""
 
     model: str = "seed"
-    window: int = 80
-    hop: int = 40
-    rate_hz: float = 20.0
-    max_gap_s: float = 1.0
+    window: int = WINDOW
+    hop: int = HOP
+    rate_hz: float = RATE_HZ
+    max_gap_s: float = MAX_GAP_S
     epochs: int = 50
     batch_size: int = 400
     learning_rate: float = 1e-3
@@ -68,7 +70,7 @@ class _EpochLog:
     """Keras callback printing one progress line per epoch (Keras's own bar is off: it floods logs)."""
 
     def __new__(cls, epochs: int):
-        import keras
+        keras: Any = tfenv.keras()
 
         class EpochLog(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -87,8 +89,7 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int, extra_callbacks: tup
     ``extra_callbacks`` run after the EMA swap (they see the averaged weights' validation scores);
     ``edgekit tune`` reports each epoch to Ray through one.
     """
-    import keras
-
+    keras = tfenv.keras()
     recipe = config.resolved_recipe()
     make_deterministic(seed)
     contract = prepared.contract
@@ -158,8 +159,7 @@ def learning_rate(base: float, recipe: Recipe, epochs: int, steps_per_epoch: int
         return base
     if recipe.lr_schedule != "cosine":
         raise EdgekitError(f"recipe: lr_schedule {recipe.lr_schedule!r}; choose 'constant' or 'cosine'")
-    import keras
-
+    keras = tfenv.keras()
     warmup = min(recipe.warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
     return keras.optimizers.schedules.CosineDecay(
         base / 10 if warmup else base,
@@ -184,10 +184,21 @@ def model_record(config: TrainConfig, params: int) -> dict[str, Any]:
     return {"name": spec.name, "params": params, "file": str(config.model), "spec": spec.to_dict()}
 
 
-def load_prepared(data: str | Path | None, config: TrainConfig, seed: int) -> tuple[Prepared, dict[str, Any], Any]:
-    """Load, split by user and normalise the data as training sees it: (prepared, data source, split)."""
+def load_prepared(
+    data: str | Path | None,
+    config: TrainConfig,
+    seed: int,
+    check_windows: Callable[[Windows], None] | None = None,
+) -> tuple[Prepared, dict[str, Any], Any]:
+    """Load, split by user and normalise the data as training sees it: (prepared, data source, split).
+
+    ``check_windows`` lets a caller refuse the data before training starts (build: labels the firmware
+    cannot print), once the data is read but before the minutes of training it would otherwise waste.
+    """
     with progress.step("loading data"):
         windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed, config.rate_hz)
+    if check_windows is not None:
+        check_windows(windows)
     source["spec"] = None if data is None else str(data)
     if windows.X.shape[-1] != 3:
         raise EdgekitError(f"--data {data}: windows have {windows.X.shape[-1]} axes; expected 3 (x, y, z)")
@@ -201,10 +212,16 @@ def load_prepared(data: str | Path | None, config: TrainConfig, seed: int) -> tu
     return prepared, source, split
 
 
-def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: int) -> dict[str, Any]:
+def train_into(
+    stage: Path,
+    data: str | Path | None,
+    config: TrainConfig,
+    seed: int,
+    check_windows: Callable[[Windows], None] | None = None,
+) -> dict[str, Any]:
     """Train and write model, metrics, history and manifest into ``stage``; returns the manifest."""
     config.validate()
-    prepared, source, split = load_prepared(data, config, seed)
+    prepared, source, split = load_prepared(data, config, seed, check_windows)
     start = time.perf_counter()
     with progress.step(f"training '{config.model}' on {len(prepared.y_train)} windows"):
         model, history, best_epoch = fit(prepared, config, seed)
@@ -282,6 +299,8 @@ def train_run(
 ) -> dict[str, Any]:
     """Train into a fresh artifact folder ``out``, swapped in only when complete."""
     config = config or TrainConfig()
+    check_source(data)
+    artifacts.check_output_dir(Path(out), force)
     with artifacts.staged_dir(Path(out), force=force) as stage:
         artifacts.mark_stage_owner(stage)
         manifest = train_into(stage, data, config, seed)

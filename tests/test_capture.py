@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from fakeboard import FAKE_ARDUINO_CLI, BoardThread, FakeBoard, install_tool, read_log, wait_for
 
 from edgekit.boards import AXES, list_boards, load_board
-from edgekit.capture_sketch import SKETCH_NAME, render_capture_sketch
 from edgekit.cli import main
 from edgekit.contract import STANDARD_GRAVITY
 from edgekit.data.raw import read_raw
 from edgekit.errors import EdgekitError
+from edgekit.firmware.capture import SKETCH_NAME, render_capture_sketch
 from edgekit.serial import capture, parse_line
 
 HARNESS = Path(__file__).parent / "capture_harness"

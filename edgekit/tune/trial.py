@@ -27,7 +27,9 @@ def without_test_users(prepared: Prepared) -> Prepared:
 
 def _single_thread() -> None:
     """One core per trial, as Ray reserved; TF's own pools would otherwise take every core."""
-    import tensorflow as tf
+    from ..tfenv import tensorflow
+
+    tf = tensorflow()
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -37,8 +39,11 @@ def _single_thread() -> None:
 
 
 def _reporter(cost: dict[str, Any], epochs: int):
-    import keras
     from ray import tune
+
+    from ..tfenv import keras as _keras
+
+    keras: Any = _keras()
 
     class ReportEpoch(keras.callbacks.Callback):
         def __init__(self) -> None:
