@@ -208,7 +208,13 @@ def _write_outputs(opts: TuneOptions, out: Path, grid: Any, split: Any, resumed:
     chosen = best(records)
     complete = len(records) >= opts.trials or len(finished) == len(list(grid))  # or TPE ran out of fitting ones
     if chosen is not None:
-        artifacts.write_text_atomic(out / BEST, chosen.model_toml)
+        header = (
+            f"# edgekit tune --board {opts.board}: the Pareto front's most accurate candidate ({chosen.label}).\n"
+            f"# Validation accuracy {chosen.val_accuracy:.4f} (users {', '.join(map(str, split.val))}), estimated "
+            f"latency {chosen.latency_ms:.1f} ms, flash {chosen.flash_bytes:,} B.\n"
+            f"# Build it: edgekit build --board {opts.board} --model {Path(opts.out) / BEST} --recipe {chosen.recipe}\n"
+        )
+        artifacts.write_text_atomic(out / BEST, header + chosen.model_toml)
     artifacts.write_json_atomic(out / "trials.json", [r.to_dict() for r in records])
     artifacts.write_json_atomic(out / "front.json", [r.to_dict() for r in front])
     budget = f"{opts.max_latency_ms:g} ms" if opts.max_latency_ms is not None else "no latency limit"
