@@ -147,6 +147,7 @@ def test_seed_recipe_is_all_off():
     assert RECIPES["robust"].augments and RECIPES["robust"].label_smoothing > 0
 
 
+@pytest.mark.slow
 def test_recipes_train_deterministically_and_differently():
     """--recipe seed is today's code path; robust is repeatable for a seed and changes the weights."""
     from edgekit.train import TrainConfig, fit, load_prepared

@@ -110,7 +110,7 @@ class ModelParam(click.ParamType):
 
         if not is_path(value) and value not in shipped_names():
             names = ", ".join(shipped_names())
-            self.fail(f"unknown model {value!r}; choose one of {names} or a .toml file", param, ctx)
+            self.fail(f"{value!r} is not one of {names} (or a .toml model description file)", param, ctx)
         return str(value)  # a file is read and checked by make_config, before any work
 
 
