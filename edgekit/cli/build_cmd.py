@@ -83,6 +83,7 @@ def build(
     board_name,
     data,
     model_name,
+    recipe,
     epochs,
     batch_size,
     seed,
@@ -113,7 +114,7 @@ def build(
     """
     from ..build import build_run, format_summary
 
-    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs)
+    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs, recipe)
     summary = build_run(
         board_name,
         data,
