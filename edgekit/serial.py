@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from . import protocol
-from .artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, load_manifest, read_json, sha256_file
 from .contract import RATE_HZ
 from .errors import EdgekitError, GateFailed
-from .wording import ms_range
+from .run import Run
 
 # USB vendor ids of boards edgekit targets: Arduino SA, Arduino.org (older boards), Raspberry Pi (RP2040).
 KNOWN_VIDS: dict[int, str] = {0x2341: "Arduino", 0x2A03: "Arduino.org", 0x2E8A: "Raspberry Pi"}
@@ -37,7 +36,6 @@ RETRY_S = 0.2
 
 # Where verify finds the desktop's inference time: 'edgekit profile' (manifest "profile" section) first,
 # else parity.json's desktop TFLM timing (an x86 time: only a lower bound for a microcontroller).
-PARITY_TFLM_KEY = "tflm_ms_per_inference"
 
 # One-byte commands the inference firmware reads (edgekit_app.cpp.j2); the capture sketch ignores input.
 CMD_CAPTURE = protocol.CMD_CAPTURE.encode()  # stream EK,CAP samples
@@ -980,54 +978,9 @@ class RunExpectations:
 
 
 def run_expectations(run: Path) -> RunExpectations:
-    manifest = load_manifest(run)
-    contract = manifest.get("contract") or {}
-    quant = contract.get("quant") or {}
-    tflite = Path(run) / MODEL_TFLITE
-    recorded = quant.get("tflite_sha256") or None
-    model = sha256_file(tflite) if tflite.is_file() else recorded
-    if recorded and model != recorded:  # e.g. another run's model copied in: comparing with it would mislead
-        raise EdgekitError(
-            f"{tflite}: does not match the manifest (sha256 differs: the file was replaced); rebuild the run "
-            f"with 'edgekit build --out {run}' or restore its own {MODEL_TFLITE}"
-        )
-    return RunExpectations(model, contract.get("rate_hz"), desktop_estimate(Path(run), manifest))
-
-
-def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] | None:
-    """The desktop's idea of on-device inference time, best first.
-
-    The instructions the board's runtime executed on the emulated core (``build.measured``, a range from
-    the core's CPI), else the cost model of ``edgekit profile`` (``profile.estimate``), else desktop TFLM.
-    """
-    measured = (manifest.get("build") or {}).get("measured")
-    if isinstance(measured, dict) and _is_range(measured.get("ms")):
-        lo, hi = measured["ms"]
-        span = ms_range(measured.get("seconds") or [lo / 1000, hi / 1000])
-        return (lo + hi) / 2, (
-            f"{span} ms from {measured['instructions'] / 1e6:.2f} M instructions "
-            f"measured on the emulated board, {MANIFEST} build.measured"
-        )
-    estimate = (manifest.get("profile") or {}).get("estimate")
-    if isinstance(estimate, dict) and estimate.get("available") and _is_range(estimate.get("seconds")):
-        lo, hi = (1000 * s for s in estimate["seconds"])
-        return (lo + hi) / 2, f"{ms_range(estimate['seconds'])} ms, cost-model estimate, {MANIFEST} profile.estimate"
-    parity = run / PARITY_JSON
-    try:
-        timing = read_json(parity, "parity report").get("timing") if parity.is_file() else None
-    except (EdgekitError, AttributeError):
-        timing = None
-    if isinstance(timing, dict) and _is_number(timing.get(PARITY_TFLM_KEY)):
-        return float(timing[PARITY_TFLM_KEY]), f"desktop TFLM on this PC, {PARITY_JSON} timing.{PARITY_TFLM_KEY}"
-    return None
-
-
-def _is_range(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """What the run folder says the board should show, read through the run's typed records."""
+    expected = Run(run).expectations()
+    return RunExpectations(expected.model_sha256, expected.rate_hz, expected.desktop_ms)
 
 
 def judge(reading: VerifyReading, expected: RunExpectations | None = None) -> VerifyVerdict:
