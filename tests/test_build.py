@@ -173,6 +173,7 @@ def _custom_board(path: Path, title: str, clock_hz: int) -> Path:
     return path
 
 
+@pytest.mark.slow  # trains
 def test_a_board_given_as_a_file_is_the_board_used_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Issue 12 item 16: --board /path/custom.toml works end to end; profile, latency and report use that file.
 

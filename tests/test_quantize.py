@@ -267,6 +267,7 @@ def test_quantize_cli_help_has_an_example():
     assert result.exit_code == 0 and "Example:" in result.output and "edgekit quantize runs/demo" in result.output
 
 
+@pytest.mark.slow  # trains
 def test_a_relative_data_path_is_found_from_another_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Issue 12 item 22: 'train --data w.npz' in one folder, 'quantize' from another still finds the data."""
     from edgekit.train import TrainConfig, train_run

@@ -264,6 +264,7 @@ def verify(board: FakeBoard, lines: list[str], *args: str):
     return result
 
 
+@pytest.mark.slow  # trains a run to verify against
 def test_verify_full_pass(board: FakeBoard, tmp_path: Path) -> None:
     measured = '{"instructions": 2430287, "ms": [41.8, 53.2], "duty_cycle": [0.02, 0.03], "source": "qemu"}'
     run, model = make_run(tmp_path, f', "build": {{"measured": {measured}}}')
@@ -282,6 +283,7 @@ def test_verify_full_pass(board: FakeBoard, tmp_path: Path) -> None:
     assert board.from_host(timeout=1.0).startswith(b"r")  # asked for the READY line again
 
 
+@pytest.mark.slow  # trains a run to verify against
 def test_verify_falls_back_to_the_cost_model_record_profile_writes(board: FakeBoard, tmp_path: Path) -> None:
     """Without a measurement, the estimate in the shape edgekit.profile writes it (estimate.seconds)."""
     run, model = make_run(tmp_path, ', "profile": {"estimate": {"available": true, "seconds": [0.265, 0.338]}}')
@@ -294,6 +296,7 @@ def test_verify_falls_back_to_the_cost_model_record_profile_writes(board: FakeBo
     ) in result.stdout
 
 
+@pytest.mark.slow  # trains a run to verify against
 def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_path: Path) -> None:
     run, model = make_run(tmp_path, parity='{"timing": {"tflm_ms_per_inference": 12.0}}')
     lines = [f"EK,READY,{model},41234", "EK,SELFTEST,38,40,5,43210,7", "EK,SENSOR,9.79,19.98,1"]
@@ -318,6 +321,7 @@ def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_pa
         (["EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,2.10,20.00,0"], "sensor check failed: resting |a| 2.10"),
     ],
 )  # fmt: skip
+@pytest.mark.slow  # trains a run to verify against
 def test_verify_other_failures_exit_1(board: FakeBoard, tmp_path: Path, lines: list[str], message: str) -> None:
     run, _ = make_run(tmp_path)
     result = verify(board, lines, "--run", str(run))
@@ -325,6 +329,7 @@ def test_verify_other_failures_exit_1(board: FakeBoard, tmp_path: Path, lines: l
     assert message in result.stderr
 
 
+@pytest.mark.slow  # trains a run to verify against
 def test_verify_times_out_without_a_selftest_line(board: FakeBoard, tmp_path: Path) -> None:
     run, _ = make_run(tmp_path)
     result = verify(board, ["EK,PRED,1,Walking,0.9,10,0"], "--timeout", "0.5", "--run", str(run))
