@@ -45,6 +45,7 @@ _IDENT_DASH = re.compile(r"[A-Za-z0-9_-]+")
 _IDENT_OR_NUM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _HEADER = re.compile(r"[A-Za-z0-9_./-]+\.h")
 _VERSION = re.compile(r"\d+(\.\d+){1,3}")
+_USB_ID = re.compile(r"([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})")
 _MESSAGE = re.compile(r"[A-Za-z0-9_ .:;()+/-]+")  # goes into a C string and an EK,ERROR line: no quotes, commas
 # Titles and notes go into C++ // comments, YAML comments and Markdown (headings, table cells): no backslash (a
 # line continuation in C++), no '#', '|', '`', '*', '<', '>', '[', ']', '{', '}', quotes or '$'.
@@ -98,6 +99,17 @@ class Led:
     active_low: bool
 
 
+@dataclass(frozen=True, order=True)
+class UsbId:
+    """A USB vendor:product id pair, as ``lsusb`` prints it and PlatformIO's board ``hwids`` list it."""
+
+    vid: int
+    pid: int
+
+    def __str__(self) -> str:
+        return f"{self.vid:04X}:{self.pid:04X}"
+
+
 @dataclass(frozen=True)
 class Board:
     """A validated board file."""
@@ -126,6 +138,7 @@ class Board:
     pio_platform: str
     pio_board: str
     pio_framework: str
+    usb_ids: tuple[UsbId, ...] = ()  # how the board enumerates (sketch running, bootloader); () = not listed
 
     @property
     def libraries(self) -> list[Library]:
@@ -166,6 +179,7 @@ class Board:
             "axis_map": ",".join(self.imu.axis_map) if self.imu else None,
             "sampler": self.sampler,
             "platformio": {"platform": self.pio_platform, "board": self.pio_board},
+            "usb_ids": [str(usb_id) for usb_id in self.usb_ids],
         }
 
 
@@ -256,7 +270,7 @@ EMULATORS = ("cortex-m4", "cortex-m0plus", "none")  # edgekit.runtime.toolchain.
 HOT_KERNELS = ("Os", "O2")  # optimisation of the CMSIS-NN sources in the sketch (edgekit.runtime.tree)
 _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     # section: (required keys, optional keys); "" is the top level
-    "": ({"title", "mcu", "memory", "reserved", "arduino", "led", "platformio"}, {"tflm", "imu"}),
+    "": ({"title", "mcu", "memory", "reserved", "arduino", "led", "platformio"}, {"tflm", "imu", "usb"}),
     "mcu": ({"part", "core", "clock", "fpu"}, set()),
     "memory": ({"flash", "ram", "app_flash", "app_ram"}, set()),
     "reserved": ({"flash", "ram", "source"}, set()),
@@ -281,6 +295,7 @@ _SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     ),
     "led": ({"kind", "pins", "active_low"}, set()),
     "platformio": ({"platform", "board", "framework"}, set()),
+    "usb": ({"ids"}, set()),
 }
 
 
@@ -377,6 +392,7 @@ class _Parser:
             pio_platform=self.string("platformio", "platform", _IDENT_DASH),
             pio_board=self.string("platformio", "board", _IDENT_DASH),
             pio_framework=self.string("platformio", "framework", _IDENT_DASH),
+            usb_ids=self.usb_ids() if self.section("usb") is not None else (),
         )
         self.check_consistency(board)
         return board
@@ -447,6 +463,14 @@ class _Parser:
                 )
             )
         return tuple(libraries)
+
+    def usb_ids(self) -> tuple[UsbId, ...]:
+        """[usb] ids: "VID:PID" strings in hex, e.g. ["2341:805A", "2341:005A"]; port detection matches them."""
+        ids = self.data["usb"]["ids"]
+        matches = [_USB_ID.fullmatch(i) if isinstance(i, str) else None for i in ids] if isinstance(ids, list) else []
+        if not matches or not all(matches):
+            raise self.fail("usb.ids", 'must be a non-empty list of "VID:PID" hex strings, like ["2341:805A"]')
+        return tuple(dict.fromkeys(UsbId(int(m.group(1), 16), int(m.group(2), 16)) for m in matches if m))
 
     def led(self) -> Led:
         kind = self.choice("led", "kind", LED_KINDS)

@@ -18,8 +18,9 @@ from edgekit.capture_sketch import SKETCH_NAME, render_capture_sketch
 from edgekit.cli import main
 from edgekit.contract import STANDARD_GRAVITY
 from edgekit.data.raw import read_raw
+from edgekit.device.capture import capture
+from edgekit.device.link import parse_line
 from edgekit.errors import EdgekitError
-from edgekit.serial import capture, parse_line
 
 HARNESS = Path(__file__).parent / "capture_harness"
 IMU_BOARDS = [b.name for b in list_boards() if b.imu is not None and b.imu.driver == "arduino-imu"]

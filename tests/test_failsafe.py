@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from edgekit import protocol
+from edgekit.device.link import LineError, parse_line
 from edgekit.firmware import MODEL_SOURCE, SAMPLER_STACK_BYTES, generate_firmware, make_selftest, reference_int8_windows
 from edgekit.resources import resource_dir
-from edgekit.serial import LineError, parse_line
 
 HERE = Path(__file__).parent
 STUBS = HERE / "firmware_stubs"

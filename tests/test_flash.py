@@ -13,8 +13,8 @@ from fakeboard import FAKE_ARDUINO_CLI, FAKE_PIO, SKETCH_YAML, install_tool, por
 
 from edgekit.boards import load_board
 from edgekit.cli import main
+from edgekit.device.flash import find_sketch, plan_flash, read_profile
 from edgekit.errors import EdgekitError
-from edgekit.flash import find_sketch, parse_simple_yaml, plan_flash, read_profile
 from edgekit.resources import resource_dir
 
 
@@ -75,8 +75,10 @@ def test_read_profile_picks_default_then_only_profile(tmp_path: Path) -> None:
     [
         ("", "no 'profiles:' section"),
         ("profiles:\n  nano33:\n    notes: no board\n", "has no fqbn"),
-        ("profiles:\n\tnano33:\n", "tab indentation"),
-        ("profiles:\n  nano33:\n    fqbn: a:b:c\n   bad: indent\n", "unexpected indentation"),
+        ("profiles:\n\tnano33:\n", r"sketch.yaml:2: found character '.t' that cannot start any token"),
+        ("profiles:\n  nano33:\n    fqbn: a:b:c\n   bad: indent\n", r"sketch.yaml:4: expected <block end>"),
+        ("[" * 5000, "nested too deeply"),
+        ("profiles: {1: {fqbn: a:b:c}, x: {fqbn: a:b:c}}\n", r"profiles: 1, x\); set default_profile"),
         ("profiles: [nano33]\n", "no 'profiles:' section"),
     ],
 )
@@ -87,11 +89,16 @@ def test_read_profile_errors_name_the_file(tmp_path: Path, yaml: str, message: s
     assert str(sketch / "sketch.yaml") in str(info.value)
 
 
-def test_simple_yaml_reads_lists_of_mappings_and_urls() -> None:
-    text = "a:\n  - platform: x:y (1.0)\n    platform_index_url: https://e.org/i.json  # c\n  - plain\nb: 'q'\n"
-    assert parse_simple_yaml(text, "t") == {
-        "a": [{"platform": "x:y (1.0)", "platform_index_url": "https://e.org/i.json"}, "plain"], "b": "q",
-    }  # fmt: skip
+def test_read_profile_takes_what_yaml_allows_beyond_the_generated_form(tmp_path: Path) -> None:
+    """Flow style, anchors and comments are YAML a user may write (arduino-cli reads them); PyYAML does too."""
+    text = (
+        "libs: &libs [Arduino_LSM9DS1 (1.1.1), 'x (2)']  # flow list\n"
+        "profiles:\n  nano33: {fqbn: 'arduino:mbed_nano:nano33ble', libraries: *libs,\n"
+        "    platforms: [{platform: arduino:mbed_nano (4.4.1), platform_index_url: https://e.org/i.json}]}\n"
+    )
+    profile = read_profile(make_sketch(tmp_path, yaml=text))
+    assert profile.libraries == ("Arduino_LSM9DS1 (1.1.1)", "x (2)")
+    assert profile.platforms == ("arduino:mbed_nano (4.4.1)",)
 
 
 @pytest.mark.parametrize("name", ["nano33", "nano33-rev2", "nano-rp2040"])

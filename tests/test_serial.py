@@ -13,9 +13,12 @@ from click.testing import CliRunner
 from fakeboard import BoardThread, FakeBoard, port_info, wait_for
 
 from edgekit.artifacts import sha256_file
+from edgekit.boards import load_board
 from edgekit.cli import main
+from edgekit.device.link import LineError, LineSplitter, parse_line
+from edgekit.device.monitor import monitor
+from edgekit.device.ports import AmbiguousPort, detect_port
 from edgekit.errors import EdgekitError
-from edgekit.serial import AmbiguousPort, LineError, LineSplitter, detect_port, monitor, parse_line
 
 HASH = "0123456789abcdef"
 SAFETY_S = 20.0  # bounds a broken test; healthy ones stop on their own in well under a second
@@ -97,8 +100,35 @@ def test_detect_port_picks_the_only_board() -> None:
     ports = [port_info("/dev/ttyS0", vid=None, pid=None), port_info("/dev/ttyACM0")]
     assert detect_port(None, list_ports=lambda: ports) == "/dev/ttyACM0"
     assert detect_port("/dev/ttyUSB7", list_ports=lambda: ports) == "/dev/ttyUSB7"  # explicit wins
-    rp2040 = [port_info("/dev/ttyACM3", vid=0x2E8A, pid=0x000A, product="Pico")]
+    rp2040 = [port_info("/dev/ttyACM3", vid=0x2341, pid=0x805E, product="Nano RP2040 Connect")]
     assert detect_port(None, list_ports=lambda: rp2040) == "/dev/ttyACM3"
+
+
+def test_detect_port_uses_the_board_files_usb_ids(tmp_path: Path) -> None:
+    """The ids come from boards/*.toml: --board narrows to its own; without it any shipped board's count."""
+    nano33, rp2040, uno = load_board("nano33"), load_board("nano-rp2040"), load_board("uno")
+    assert [str(i) for i in nano33.usb_ids] == ["2341:805A", "2341:005A"]
+    ports = [port_info("/dev/ttyACM0"), port_info("/dev/ttyACM1", pid=0x805E), port_info("/dev/ttyUSB0", pid=0x8036)]
+    assert detect_port(None, nano33, list_ports=lambda: ports) == "/dev/ttyACM0"
+    assert detect_port(None, rp2040, list_ports=lambda: ports) == "/dev/ttyACM1"
+    with pytest.raises(EdgekitError, match=r"no Arduino Uno.* on USB with vendor:product id 2341:0001, 2341:0043,"):
+        detect_port(None, uno, list_ports=lambda: ports)
+    with pytest.raises(AmbiguousPort):  # a Leonardo (2341:8036) is no edgekit board: two, not three
+        detect_port(None, list_ports=lambda: ports)
+    bootloader = [port_info("/dev/ttyACM5", pid=0x005A)]  # double-tapped reset: the bootloader's id
+    assert detect_port(None, nano33, list_ports=lambda: bootloader) == "/dev/ttyACM5"
+    custom = tmp_path / "custom.toml"  # a board file without [usb] is found by the shipped boards' ids
+    custom.write_text(nano33.path.read_text().split("\n[usb]")[0])
+    assert load_board(custom).usb_ids == ()
+    assert detect_port(None, load_board(custom), list_ports=lambda: ports[:1]) == "/dev/ttyACM0"
+
+
+@pytest.mark.parametrize("ids", ['["2341"]', '"2341:805A"', "[]", '["2341:805G"]', "[0x2341]"])
+def test_board_file_usb_ids_are_checked(tmp_path: Path, ids: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(load_board("nano33").path.read_text().split("\n[usb]")[0] + f"\n[usb]\nids = {ids}\n")
+    with pytest.raises(EdgekitError, match=r"bad.toml: usb.ids: must be a non-empty list of \"VID:PID\""):
+        load_board(bad)
 
 
 def test_detect_port_errors_name_the_choices() -> None:
@@ -110,7 +140,7 @@ def test_detect_port_errors_name_the_choices() -> None:
     with pytest.raises(EdgekitError, match="no serial ports at all"):
         detect_port(None, list_ports=lambda: [])
     # a board file's vendor/product ids narrow the search
-    only = detect_port(None, {0x2341: "nano33"}, [0x805A], list_ports=lambda: two[:1] + [port_info("/dev/x", pid=1)])
+    only = detect_port(None, load_board("nano33"), list_ports=lambda: two[:1] + [port_info("/dev/x", pid=1)])
     assert only == "/dev/ttyACM1"
 
 
@@ -404,7 +434,8 @@ def test_monitor_append_adds_rows_under_the_existing_header(board: FakeBoard, tm
 
 def test_monitor_summary_stays_small_whatever_the_board_sends() -> None:
     """Endless distinct labels and error reasons (a buggy firmware, a noisy link) are counted, not kept."""
-    from edgekit.serial import MAX_SUMMARY_KEYS, Event, Message, Monitor
+    from edgekit.device.link import Event, Message
+    from edgekit.device.monitor import MAX_SUMMARY_KEYS, Monitor
 
     with open(os.devnull, "w") as null:
         view = Monitor(null, live=False)
@@ -448,7 +479,7 @@ def test_port_must_be_a_device_path_not_a_pyserial_url(board: FakeBoard, tmp_pat
 
 
 def test_open_serial_never_interprets_urls(tmp_path: Path) -> None:
-    from edgekit.serial import open_serial
+    from edgekit.device.link import open_serial
 
     with pytest.raises(EdgekitError, match="not a serial device path"):
         open_serial(f"spy://{tmp_path}/x?file={tmp_path / 'spy.txt'}", 115200)

@@ -8,10 +8,10 @@ import pytest
 
 from edgekit import progress
 from edgekit.build import _measured, format_summary
+from edgekit.device.verify import desktop_estimate
 from edgekit.parity import board_lines
 from edgekit.report import _measured as report_measured
 from edgekit.report import _measured_card
-from edgekit.serial import desktop_estimate
 from edgekit.wording import ms_range, plural, whole_ms, windows_differ
 
 # 265.40 and 337.46 ms: rounding to 0.1 ms first (337.5) and then to whole ms gave 338; once, 337

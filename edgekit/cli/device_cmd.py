@@ -1,7 +1,7 @@
 """``edgekit flash | monitor | capture | verify``: the commands that talk to a connected board.
 
 They only resolve options (run folder, sketch, port, board) and print; the work is in
-:mod:`edgekit.flash` and :mod:`edgekit.serial`.
+:mod:`edgekit.device`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from pathlib import Path
 
 import click
 
-from .. import flash as flashing
 from .. import progress, protocol
-from .. import serial as link
 from ..boards import Board, load_board
+from ..device import capture as capturing
+from ..device import flash as flashing
+from ..device import monitor as monitoring
+from ..device import verify as verifying
+from ..device.link import OPEN_WAIT_S
+from ..device.ports import detect_port
 from ..errors import EdgekitError, GateFailed
 from . import main
 from .options import BAUD, count, seconds
@@ -52,7 +56,7 @@ def _flash_sketch(sketch: Path, tool: str, port: str | None, dry_run: bool = Fal
     """Plan, print (dry run) or run the flash; returns the port used."""
     if not dry_run:
         flashing.check_tool(tool)  # the first thing to fix, before any port question
-    plan = flashing.plan_flash(sketch, tool, port, link.detect_port, dry_run)
+    plan = flashing.plan_flash(sketch, tool, port, detect_port, dry_run)
     warning = flashing.edit_warning(sketch)
     if warning is not None:
         click.echo(f"edgekit: warning: {warning}", err=True)
@@ -138,10 +142,10 @@ def monitor_cmd(
         raise EdgekitError(f"--{'append' if append else 'force'}: only applies to --csv FILE; add --csv or drop it")
     mode = "append" if append else "replace" if force else "new"
     if csv_path is not None:
-        link.check_csv(csv_path, mode)  # before looking for a board: the first thing to fix
-    device = link.detect_port(port)
+        monitoring.check_csv(csv_path, mode)  # before looking for a board: the first thing to fix
+    device = detect_port(port)
     progress.note(f"monitoring {device} at {baud} baud (Ctrl-C to stop)")
-    summary = link.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"), csv_mode=mode)
+    summary = monitoring.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"), csv_mode=mode)
     for line in summary.lines():
         click.echo(line)
 
@@ -215,7 +219,7 @@ def capture_cmd(
       edgekit capture --user 1 --activity Walking --seconds 120 --out me.txt
       edgekit capture --board nano33 --flash --user 1 --activity Sitting --out me.txt
     """
-    link.check_activity(activity)
+    capturing.check_activity(activity)
     board_info = _load_board(board)
     if do_flash and board_info is None:
         raise EdgekitError("--flash: needs --board to render the capture sketch, e.g. --board nano33")
@@ -223,14 +227,14 @@ def capture_cmd(
         raise EdgekitError(
             "--axis-map: only applies to the capture sketch (--flash); the inference firmware maps axes as built"
         )
-    device = link.detect_port(port)
-    wait = link.OPEN_WAIT_S
+    device = detect_port(port)
+    wait = OPEN_WAIT_S
     if board_info is not None and do_flash:
         _flash_capture_sketch(board_info, tool, device, axis_map)
         wait = AFTER_FLASH_WAIT_S
     verb = "appending to" if out.is_file() and out.stat().st_size else "into"  # capture never truncates --out
     progress.note(f"capturing '{activity}' for user {user} from {device} {verb} {out} (Ctrl-C to stop)")
-    summary = link.capture(
+    summary = capturing.capture(
         device,
         user,
         activity,
@@ -293,17 +297,17 @@ def verify_cmd(
     run_dir = run or (DEFAULT_RUN if DEFAULT_RUN.is_dir() else None)
     if do_flash and run_dir is None:
         raise EdgekitError(f"--flash: needs --run DIR with the firmware ({DEFAULT_RUN} does not exist)")
-    expected = link.run_expectations(run_dir) if run_dir is not None else link.RunExpectations()
+    expected = verifying.run_expectations(run_dir) if run_dir is not None else verifying.RunExpectations()
     folder = flashing.find_sketch(run_dir, None, board) if do_flash and run_dir is not None else None
     if folder is not None:
         flashing.check_sketch_board(folder, board_info)
-    device = link.detect_port(port)
-    wait = link.OPEN_WAIT_S
+    device = detect_port(port)
+    wait = OPEN_WAIT_S
     if folder is not None:
         _flash_sketch(folder, tool, device)
         wait = AFTER_FLASH_WAIT_S
-    reading = link.read_verify_lines(device, baud, timeout_s, open_wait_s=wait)
-    verdict = link.judge(reading, expected)
+    reading = verifying.read_verify_lines(device, baud, timeout_s, open_wait_s=wait)
+    verdict = verifying.judge(reading, expected)
     for line in verdict.lines:
         click.echo(line)
-    link.raise_on_failure(verdict)
+    verifying.raise_on_failure(verdict)

@@ -1,0 +1,217 @@
+"""``edgekit verify``: read what the board reports at boot and judge it against the run folder.
+
+The board's self-test (desktop golden windows through the on-board interpreter), its sensor check, the
+model hash in its READY line and its inference time are compared with what the run says it should be.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import protocol
+from ..artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, load_manifest, read_json, sha256_file
+from ..errors import EdgekitError, GateFailed
+from ..wording import ms_range
+from .link import CMD_READY, OPEN_WAIT_S, Link, Message, Opener, PortLost, open_serial
+
+# Where verify finds the desktop's inference time: 'edgekit profile' (manifest "profile" section) first,
+# else parity.json's desktop TFLM timing (an x86 time: only a lower bound for a microcontroller).
+PARITY_TFLM_KEY = "tflm_ms_per_inference"
+
+
+@dataclass
+class VerifyReading:
+    """The lines a verify session collected."""
+
+    ready: Message | None = None
+    selftest: Message | None = None
+    sensor: Message | None = None
+    errors: list[str] = field(default_factory=list)
+    garbage: int = 0
+
+
+def read_verify_lines(
+    port: str,
+    baud: int = protocol.BAUD,
+    timeout_s: float = 30.0,
+    opener: Opener = open_serial,
+    open_wait_s: float = OPEN_WAIT_S,
+) -> VerifyReading:
+    """Collect SELFTEST and SENSOR (and READY, ERROR) lines; stop once both arrived or on an ERROR."""
+    reading = VerifyReading()
+    deadline = time.monotonic() + timeout_s
+    with Link(port, baud, opener, open_wait_s, reconnect_s=timeout_s, hello=CMD_READY) as link:
+        try:
+            for event in link.events():
+                if event.kind == "message" and event.message is not None:
+                    _verify_message(event.message, reading)
+                if reading.errors or (reading.selftest and reading.sensor) or time.monotonic() > deadline:
+                    break
+        except PortLost:
+            pass
+        reading.garbage = link.garbage
+    if reading.selftest is None and not reading.errors:
+        raise EdgekitError(
+            f"--port {port}: no {protocol.PREFIX},{protocol.SELFTEST} line within {timeout_s:g} s; "
+            "check the board runs edgekit firmware (edgekit flash, or verify --flash) and press its reset "
+            "button, or raise --timeout"
+        )
+    return reading
+
+
+def _verify_message(message: Message, reading: VerifyReading) -> None:
+    if message.kind == protocol.READY:
+        reading.ready = message
+    elif message.kind == protocol.SELFTEST:
+        reading.selftest = message
+    elif message.kind == protocol.SENSOR:
+        reading.sensor = message
+    elif message.kind == protocol.ERROR:
+        reading.errors.append(message["reason"])
+
+
+@dataclass
+class VerifyVerdict:
+    """Report lines for the user and the first failure (None on a full pass)."""
+
+    lines: list[str]
+    failure: str | None
+
+
+@dataclass(frozen=True)
+class RunExpectations:
+    """What the run folder says the board should show; every piece is optional (partial runs)."""
+
+    model_sha256: str | None = None
+    rate_hz: float | None = None
+    desktop_ms: tuple[float, str] | None = None  # (milliseconds, where the number came from)
+
+
+def run_expectations(run: Path) -> RunExpectations:
+    manifest = load_manifest(run)
+    contract = manifest.get("contract") or {}
+    quant = contract.get("quant") or {}
+    tflite = Path(run) / MODEL_TFLITE
+    recorded = quant.get("tflite_sha256") or None
+    model = sha256_file(tflite) if tflite.is_file() else recorded
+    if recorded and model != recorded:  # e.g. another run's model copied in: comparing with it would mislead
+        raise EdgekitError(
+            f"{tflite}: does not match the manifest (sha256 differs: the file was replaced); rebuild the run "
+            f"with 'edgekit build --out {run}' or restore its own {MODEL_TFLITE}"
+        )
+    return RunExpectations(model, contract.get("rate_hz"), desktop_estimate(Path(run), manifest))
+
+
+def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] | None:
+    """The desktop's idea of on-device inference time, best first.
+
+    The instructions the board's runtime executed on the emulated core (``build.measured``, a range from
+    the core's CPI), else the cost model of ``edgekit profile`` (``profile.estimate``), else desktop TFLM.
+    """
+    measured = (manifest.get("build") or {}).get("measured")
+    if isinstance(measured, dict) and _is_range(measured.get("ms")):
+        lo, hi = measured["ms"]
+        span = ms_range(measured.get("seconds") or [lo / 1000, hi / 1000])
+        return (lo + hi) / 2, (
+            f"{span} ms from {measured['instructions'] / 1e6:.2f} M instructions "
+            f"measured on the emulated board, {MANIFEST} build.measured"
+        )
+    estimate = (manifest.get("profile") or {}).get("estimate")
+    if isinstance(estimate, dict) and estimate.get("available") and _is_range(estimate.get("seconds")):
+        lo, hi = (1000 * s for s in estimate["seconds"])
+        return (lo + hi) / 2, f"{ms_range(estimate['seconds'])} ms, cost-model estimate, {MANIFEST} profile.estimate"
+    parity = run / PARITY_JSON
+    try:
+        timing = read_json(parity, "parity report").get("timing") if parity.is_file() else None
+    except (EdgekitError, AttributeError):
+        timing = None
+    if isinstance(timing, dict) and _is_number(timing.get(PARITY_TFLM_KEY)):
+        return float(timing[PARITY_TFLM_KEY]), f"desktop TFLM on this PC, {PARITY_JSON} timing.{PARITY_TFLM_KEY}"
+    return None
+
+
+def _is_range(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def judge(reading: VerifyReading, expected: RunExpectations | None = None) -> VerifyVerdict:
+    """Turn the collected lines into report lines and the first failure, most fundamental first."""
+    expected = expected or RunExpectations()
+    expected_hash, expected_rate_hz, desktop_ms = expected.model_sha256, expected.rate_hz, expected.desktop_ms
+    lines: list[str] = []
+    failures: list[str] = [f"verify: board reported an error: {reason}" for reason in reading.errors]
+    if reading.selftest is not None:
+        lines.append(_selftest_line(reading.selftest, failures))
+        lines.append(_timing_line(reading.selftest, desktop_ms))
+    elif not reading.errors:
+        failures.append("verify: no self-test line received")
+    if reading.sensor is not None:
+        lines.append(_sensor_line(reading.sensor, expected_rate_hz, failures))
+    elif not failures:
+        failures.append(f"verify: no {protocol.PREFIX},{protocol.SENSOR} line received after the self-test")
+    lines.append(_hash_line(reading.ready, expected_hash, failures))
+    if reading.garbage:
+        lines.append(f"verify: {reading.garbage} malformed line(s) ignored")
+    lines.append("verify: PASS" if not failures else "verify: FAIL")
+    return VerifyVerdict(lines, failures[0] if failures else None)
+
+
+def _selftest_line(selftest: Message, failures: list[str]) -> str:
+    passed, total, diff = selftest["passed"], selftest["total"], _plain(selftest["max_diff"])
+    if passed < total or total == 0:
+        window = selftest["first_failure"]
+        failures.append(
+            f"verify: self-test failed at window {window}: on-device int8 output differs from the desktop "
+            f"TFLM output by up to {diff} (max |int8 diff|); {passed}/{total} windows passed"
+        )
+    return f"self-test: {passed}/{total} windows match the desktop (max |int8 diff| {diff})"
+
+
+def _timing_line(selftest: Message, desktop_ms: tuple[float, str] | None) -> str:
+    device_ms = selftest["us_per_inference"] / 1000.0
+    desktop = f"{desktop_ms[0]:.2f} ms ({desktop_ms[1]})" if desktop_ms else "n/a (none in the run folder)"
+    return f"inference time: on-device {device_ms:.2f} ms, desktop estimate {desktop}"
+
+
+def _sensor_line(sensor: Message, expected_rate_hz: float | None, failures: list[str]) -> str:
+    magnitude, rate, ok = sensor["rest_magnitude"], sensor["rate_hz"], sensor["ok"]
+    expected = f" (expected {expected_rate_hz:g} Hz)" if expected_rate_hz else ""
+    if not ok:
+        failures.append(
+            f"verify: sensor check failed: resting |a| {magnitude:.2f} m/s^2 (expected about 9.81), "
+            f"sample rate {rate:.2f} Hz{expected}; check the IMU wiring/orientation and the board file"
+        )
+    verdict = "ok" if ok else "FAIL"
+    return f"sensor: resting |a| {magnitude:.2f} m/s^2, sample rate {rate:.2f} Hz{expected}: {verdict}"
+
+
+def _hash_line(ready: Message | None, expected_hash: str | None, failures: list[str]) -> str:
+    if ready is None:
+        return "model: not checked (no READY line seen; it is printed once at boot)"
+    got = ready["model_hash"]
+    if expected_hash is None:
+        return f"model: {got} (no run folder model to compare with)"
+    if not expected_hash.lower().startswith(got):
+        failures.append(
+            f"verify: board runs model {got} but the run folder's model is {expected_hash[: len(got)]}; "
+            "flash this run's firmware (edgekit flash --run RUN)"
+        )
+        return f"model: board {got} != run folder {expected_hash[: len(got)]}"
+    return f"model: {got} matches the run folder"
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def raise_on_failure(verdict: VerifyVerdict) -> None:
+    if verdict.failure is not None:
+        raise GateFailed(verdict.failure)
