@@ -362,6 +362,54 @@ def test_verify_times_out_without_a_selftest_line(board: FakeBoard, tmp_path: Pa
     assert "no EK,SELFTEST line within 0.5 s" in result.stderr and "press its reset button" in result.stderr
 
 
+NO_SELFTEST = ', "build": {"selftest_windows": 0, "measured": {"instructions": 2430287, "ms": [41.8, 53.2]}}'
+
+
+def test_verify_a_sketch_built_without_selftest_checks_what_it_has(board: FakeBoard, tmp_path: Path) -> None:
+    """Issue 12 item 18: such a sketch never prints EK,SELFTEST; verify reads the run and checks READY and timing."""
+    run, model = make_run(tmp_path, NO_SELFTEST)
+    lines = ["noise", f"EK,READY,{model},41234", "EK,PRED,1,Walking,0.912,44,0"]
+    result = verify(board, lines, "--run", str(run), "--timeout", "5")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "self-test: not in this sketch (built without --selftest): outputs not compared on the board",
+        "inference time: on-device 44.00 ms (from a prediction), desktop estimate 47.50 ms (42-53 ms from 2.43 M "
+        "instructions measured on the emulated board, manifest.json build.measured)",
+        "sensor: not checked (the sensor check runs with the self-test: build with --selftest N)",
+        f"model: {model} matches the run folder",
+        "verify: 1 malformed line(s) ignored",
+        "verify: PASS",
+    ]
+    assert board.from_host(timeout=1.0).startswith(b"pr")  # back to predicting, then the READY line again
+
+
+@pytest.mark.parametrize(
+    ("lines", "code", "message"),
+    [
+        (["EK,READY,ffffffffffffffff,1", "EK,PRED,1,Walking,0.9,44,0"], 1, "board runs model ffffffffffffffff"),
+        (["EK,READY,{model},1"], 1, "the board is ready but sent no EK,PRED line"),
+        (["EK,PRED,1,Walking,0.9,44,0"], 2, "no EK,READY line within 0.5 s; check the board runs edgekit firmware"),
+        (["EK,ERROR,IMU LSM9DS1 not found"], 1, "board reported an error: IMU LSM9DS1 not found"),
+    ],
+)
+def test_verify_without_selftest_failures(
+    board: FakeBoard, tmp_path: Path, lines: list[str], code: int, message: str
+) -> None:
+    run, model = make_run(tmp_path, NO_SELFTEST)
+    result = verify(board, [line.format(model=model) for line in lines], "--run", str(run), "--timeout", "0.5")
+    assert result.exit_code == code, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_verify_of_an_unknown_sketch_that_is_ready_suggests_the_run(board: FakeBoard, tmp_path: Path) -> None:
+    """A run without a build record: whether the sketch has a self-test is unknown, so one is expected."""
+    run, model = make_run(tmp_path)  # a run without a build section: no sketch recorded
+    result = verify(board, [f"EK,READY,{model},1"], "--run", str(run), "--timeout", "0.5")
+    assert result.exit_code == 2
+    assert "no EK,SELFTEST line within 0.5 s" in result.stderr
+    assert "if it was built without --selftest, pass --run with its run folder" in result.stderr
+
+
 def test_verify_without_a_run_folder_still_checks_the_board(
     board: FakeBoard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -272,7 +272,7 @@ def _flash_capture_sketch(board: Board, tool: str, port: str, axis_map: str | No
     type=seconds(),
     default=30.0,
     show_default=True,
-    help="Seconds to wait for the self-test line.",
+    help="Seconds to wait for the self-test line (without a self-test: the READY and first prediction lines).",
 )
 def verify_cmd(
     port: str | None,
@@ -285,8 +285,11 @@ def verify_cmd(
 ) -> None:
     """Check the board: on-device self-test against the desktop, sensor sanity, model identity, timing.
 
+    A sketch built without --selftest (the run folder says so) is checked on what it has: the model
+    hash in its READY line and the inference time of its predictions.
+
     Exit 0 only on a full pass; 1 when a check fails (the line names the first failing window);
-    2 when no self-test line arrives (wrong port or firmware).
+    2 when no self-test line (or, without one, no READY line) arrives: wrong port or firmware.
 
     \b
     Example:
@@ -306,8 +309,7 @@ def verify_cmd(
     if folder is not None:
         _flash_sketch(folder, tool, device)
         wait = AFTER_FLASH_WAIT_S
-    reading = verifying.read_verify_lines(device, baud, timeout_s, open_wait_s=wait)
-    verdict = verifying.judge(reading, expected)
+    verdict = verifying.verify_board(device, expected, baud, timeout_s, open_wait_s=wait)
     for line in verdict.lines:
         click.echo(line)
     verifying.raise_on_failure(verdict)

@@ -214,4 +214,3 @@ class _AppendLog:
             os.fsync(self._handle.fileno())
             self._handle.close()
             self._handle = None
-

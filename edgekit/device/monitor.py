@@ -281,4 +281,3 @@ def _open_csv(path: Path, mode: str, summary: MonitorSummary) -> TextIO:
         handle.write("\n")
     summary.csv_note = f"predictions {'appended to' if appending else 'written to'} {path}"
     return handle
-

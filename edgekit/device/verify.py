@@ -16,7 +16,7 @@ from .. import protocol
 from ..artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, load_manifest, read_json, sha256_file
 from ..errors import EdgekitError, GateFailed
 from ..wording import ms_range
-from .link import CMD_READY, OPEN_WAIT_S, Link, Message, Opener, PortLost, open_serial
+from .link import CMD_PREDICT, CMD_READY, OPEN_WAIT_S, Link, Message, Opener, PortLost, open_serial
 
 # Where verify finds the desktop's inference time: 'edgekit profile' (manifest "profile" section) first,
 # else parity.json's desktop TFLM timing (an x86 time: only a lower bound for a microcontroller).
@@ -30,6 +30,7 @@ class VerifyReading:
     ready: Message | None = None
     selftest: Message | None = None
     sensor: Message | None = None
+    prediction: Message | None = None  # the first EK,PRED: the inference time of a sketch without a self-test
     errors: list[str] = field(default_factory=list)
     garbage: int = 0
 
@@ -40,27 +41,56 @@ def read_verify_lines(
     timeout_s: float = 30.0,
     opener: Opener = open_serial,
     open_wait_s: float = OPEN_WAIT_S,
+    selftest: bool | None = None,
 ) -> VerifyReading:
-    """Collect SELFTEST and SENSOR (and READY, ERROR) lines; stop once both arrived or on an ERROR."""
+    """Collect what the sketch can show; stop once it all arrived, on an ERROR, or at the deadline.
+
+    ``selftest`` says whether the sketch embeds a self-test (the run records it; None: not known). With one,
+    that is the SELFTEST and SENSOR lines it prints at boot; without, the READY line (asked for again) and
+    the first prediction, whose inference time is the only timing such a sketch reports.
+    """
     reading = VerifyReading()
     deadline = time.monotonic() + timeout_s
-    with Link(port, baud, opener, open_wait_s, reconnect_s=timeout_s, hello=CMD_READY) as link:
+    hello = CMD_READY if selftest is not False else CMD_PREDICT + CMD_READY  # a capture-mode board predicts again
+    with Link(port, baud, opener, open_wait_s, reconnect_s=timeout_s, hello=hello) as link:
         try:
             for event in link.events():
                 if event.kind == "message" and event.message is not None:
                     _verify_message(event.message, reading)
-                if reading.errors or (reading.selftest and reading.sensor) or time.monotonic() > deadline:
+                if reading.errors or _complete(reading, selftest) or time.monotonic() > deadline:
                     break
         except PortLost:
             pass
         reading.garbage = link.garbage
-    if reading.selftest is None and not reading.errors:
-        raise EdgekitError(
-            f"--port {port}: no {protocol.PREFIX},{protocol.SELFTEST} line within {timeout_s:g} s; "
-            "check the board runs edgekit firmware (edgekit flash, or verify --flash) and press its reset "
-            "button, or raise --timeout"
-        )
+    if not reading.errors:
+        _raise_if_silent(reading, port, timeout_s, selftest)
     return reading
+
+
+def _complete(reading: VerifyReading, selftest: bool | None) -> bool:
+    if selftest is False:
+        return reading.ready is not None and reading.prediction is not None
+    return reading.selftest is not None and reading.sensor is not None
+
+
+def _raise_if_silent(reading: VerifyReading, port: str, timeout_s: float, selftest: bool | None) -> None:
+    """No line that says the board runs this kind of edgekit sketch: the port or the firmware is wrong (exit 2)."""
+    firmware = "check the board runs edgekit firmware (edgekit flash, or verify --flash)"
+    if selftest is False and reading.ready is None:
+        raise EdgekitError(
+            f"--port {port}: no {protocol.PREFIX},{protocol.READY} line within {timeout_s:g} s; {firmware}, "
+            "or raise --timeout"
+        )
+    if selftest is not False and reading.selftest is None:
+        unknown = (
+            "; if it was built without --selftest, pass --run with its run folder"
+            if selftest is None and reading.ready is not None
+            else ""
+        )
+        raise EdgekitError(
+            f"--port {port}: no {protocol.PREFIX},{protocol.SELFTEST} line within {timeout_s:g} s; {firmware} "
+            f"and press its reset button (the self-test runs once at boot), or raise --timeout{unknown}"
+        )
 
 
 def _verify_message(message: Message, reading: VerifyReading) -> None:
@@ -70,6 +100,8 @@ def _verify_message(message: Message, reading: VerifyReading) -> None:
         reading.selftest = message
     elif message.kind == protocol.SENSOR:
         reading.sensor = message
+    elif message.kind == protocol.PRED and reading.prediction is None:
+        reading.prediction = message
     elif message.kind == protocol.ERROR:
         reading.errors.append(message["reason"])
 
@@ -89,6 +121,12 @@ class RunExpectations:
     model_sha256: str | None = None
     rate_hz: float | None = None
     desktop_ms: tuple[float, str] | None = None  # (milliseconds, where the number came from)
+    selftest_windows: int | None = None  # golden windows in the run's sketch: 0 = built without --selftest
+
+    @property
+    def selftest(self) -> bool | None:
+        """Whether the sketch runs a self-test at boot; None when the run does not say (no build yet)."""
+        return None if self.selftest_windows is None else self.selftest_windows > 0
 
 
 def run_expectations(run: Path) -> RunExpectations:
@@ -103,7 +141,15 @@ def run_expectations(run: Path) -> RunExpectations:
             f"{tflite}: does not match the manifest (sha256 differs: the file was replaced); rebuild the run "
             f"with 'edgekit build --out {run}' or restore its own {MODEL_TFLITE}"
         )
-    return RunExpectations(model, contract.get("rate_hz"), desktop_estimate(Path(run), manifest))
+    return RunExpectations(
+        model, contract.get("rate_hz"), desktop_estimate(Path(run), manifest), selftest_windows(manifest)
+    )
+
+
+def selftest_windows(manifest: dict[str, Any]) -> int | None:
+    """The self-test windows 'edgekit build' embedded in the run's sketch (``build.selftest_windows``), or None."""
+    windows = (manifest.get("build") or {}).get("selftest_windows")
+    return windows if isinstance(windows, int) and not isinstance(windows, bool) and windows >= 0 else None
 
 
 def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] | None:
@@ -143,21 +189,29 @@ def _is_number(value: Any) -> bool:
 
 
 def judge(reading: VerifyReading, expected: RunExpectations | None = None) -> VerifyVerdict:
-    """Turn the collected lines into report lines and the first failure, most fundamental first."""
+    """Turn the collected lines into report lines and the first failure, most fundamental first.
+
+    A sketch built without a self-test is judged on what it has: its READY line (the model hash) and the
+    inference time of its predictions; the self-test and sensor lines are reported as not in the sketch.
+    """
     expected = expected or RunExpectations()
-    expected_hash, expected_rate_hz, desktop_ms = expected.model_sha256, expected.rate_hz, expected.desktop_ms
     lines: list[str] = []
     failures: list[str] = [f"verify: board reported an error: {reason}" for reason in reading.errors]
     if reading.selftest is not None:
         lines.append(_selftest_line(reading.selftest, failures))
-        lines.append(_timing_line(reading.selftest, desktop_ms))
+        lines.append(_timing_line(reading.selftest["us_per_inference"] / 1000.0, expected.desktop_ms))
+    elif expected.selftest is False:
+        lines.append("self-test: not in this sketch (built without --selftest): outputs not compared on the board")
+        lines.append(_prediction_timing_line(reading, expected.desktop_ms, failures))
     elif not reading.errors:
         failures.append("verify: no self-test line received")
     if reading.sensor is not None:
-        lines.append(_sensor_line(reading.sensor, expected_rate_hz, failures))
+        lines.append(_sensor_line(reading.sensor, expected.rate_hz, failures))
+    elif expected.selftest is False and reading.selftest is None:
+        lines.append("sensor: not checked (the sensor check runs with the self-test: build with --selftest N)")
     elif not failures:
         failures.append(f"verify: no {protocol.PREFIX},{protocol.SENSOR} line received after the self-test")
-    lines.append(_hash_line(reading.ready, expected_hash, failures))
+    lines.append(_hash_line(reading.ready, expected.model_sha256, failures))
     if reading.garbage:
         lines.append(f"verify: {reading.garbage} malformed line(s) ignored")
     lines.append("verify: PASS" if not failures else "verify: FAIL")
@@ -175,10 +229,20 @@ def _selftest_line(selftest: Message, failures: list[str]) -> str:
     return f"self-test: {passed}/{total} windows match the desktop (max |int8 diff| {diff})"
 
 
-def _timing_line(selftest: Message, desktop_ms: tuple[float, str] | None) -> str:
-    device_ms = selftest["us_per_inference"] / 1000.0
+def _prediction_timing_line(reading: VerifyReading, desktop_ms: tuple[float, str] | None, failures: list[str]) -> str:
+    if reading.prediction is None:
+        if not failures:
+            failures.append(
+                f"verify: the board is ready but sent no {protocol.PREFIX},{protocol.PRED} line: it is not "
+                "receiving samples; check the IMU and the board file, press reset, or raise --timeout"
+            )
+        return "inference time: n/a (no prediction received)"
+    return _timing_line(float(reading.prediction["inference_ms"]), desktop_ms, " (from a prediction)")
+
+
+def _timing_line(device_ms: float, desktop_ms: tuple[float, str] | None, source: str = "") -> str:
     desktop = f"{desktop_ms[0]:.2f} ms ({desktop_ms[1]})" if desktop_ms else "n/a (none in the run folder)"
-    return f"inference time: on-device {device_ms:.2f} ms, desktop estimate {desktop}"
+    return f"inference time: on-device {device_ms:.2f} ms{source}, desktop estimate {desktop}"
 
 
 def _sensor_line(sensor: Message, expected_rate_hz: float | None, failures: list[str]) -> str:
@@ -210,6 +274,20 @@ def _hash_line(ready: Message | None, expected_hash: str | None, failures: list[
 
 def _plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def verify_board(
+    port: str,
+    expected: RunExpectations | None = None,
+    baud: int = protocol.BAUD,
+    timeout_s: float = 30.0,
+    opener: Opener = open_serial,
+    open_wait_s: float = OPEN_WAIT_S,
+) -> VerifyVerdict:
+    """Read the board's lines and judge them against ``expected`` (what ``edgekit verify`` does, port known)."""
+    expected = expected or RunExpectations()
+    reading = read_verify_lines(port, baud, timeout_s, opener, open_wait_s, selftest=expected.selftest)
+    return judge(reading, expected)
 
 
 def raise_on_failure(verdict: VerifyVerdict) -> None:
