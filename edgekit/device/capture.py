@@ -18,6 +18,8 @@ from .. import protocol
 from ..errors import EdgekitError
 from .link import CMD_CAPTURE, CMD_PREDICT, OPEN_WAIT_S, Event, Link, Opener, PortLost, open_serial
 
+USER_MAX = 2**63 - 1  # the raw reader keeps user ids as int64
+
 
 @dataclass
 class CaptureSummary:
@@ -44,14 +46,23 @@ class CaptureSummary:
 
 
 def check_activity(activity: str) -> str:
-    """Activity names end up as a CSV field in the WISDM format, so they cannot contain its separators."""
+    """The activity becomes a field of every WISDM line and later a label the firmware prints and the
+    line parser reads back, so it is held to the one label rule (:data:`edgekit.protocol.LABEL`) here,
+    before a session is recorded under a name 'edgekit build' would refuse afterwards."""
     name = activity.strip()
-    if not name or any(ch in name for ch in ",;\r\n") or not name.isprintable():
+    if not protocol.LABEL.fullmatch(name):
         raise EdgekitError(
-            f"--activity {activity!r}: must be a non-empty printable name without commas or semicolons; "
-            "for example --activity Walking"
+            f"--activity {activity!r}: must be 1 to 64 letters, digits, spaces or _ . / + ( ) - (it becomes a "
+            "label the firmware prints); for example --activity Walking"
         )
     return name
+
+
+def check_user(user: int) -> int:
+    """The subject id is read back as a 64-bit integer: a larger one would make the file unreadable."""
+    if not 0 <= user <= USER_MAX:
+        raise EdgekitError(f"--user {user}: must be an integer from 0 to {USER_MAX} (the subject id)")
+    return user
 
 
 class _Timeline:
@@ -107,9 +118,7 @@ def capture(
     Every line is written whole and flushed, so a disconnect or a killed host keeps everything received
     so far and the file stays parseable. ``seconds`` counts samples (seconds of data), not wall time.
     """
-    activity = check_activity(activity)
-    if user < 0:
-        raise EdgekitError(f"--user {user}: must be a non-negative integer (the subject id)")
+    activity, user = check_activity(activity), check_user(user)
     summary = CaptureSummary(Path(out_path), rate_hz=rate_hz)
     timeline = _Timeline(rate_hz)
     wanted = None if seconds is None else max(1, round(seconds * rate_hz))
