@@ -203,6 +203,19 @@ def test_flash_without_a_board_connected(tmp_path: Path, monkeypatch: pytest.Mon
     assert read_log(tools) == []
 
 
+def test_flash_board_finds_its_own_port_by_the_board_files_usb_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path
+) -> None:
+    """With --board, a Nano 33 (2341:805A) beside a Nano RP2040 (2341:805E) is no longer two candidates."""
+    ports = [port_info("/dev/ttyACM0"), port_info("/dev/ttyACM1", pid=0x805E, product="Nano RP2040 Connect")]
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: ports)
+    sketch = str(make_sketch(tmp_path))
+    assert "2 boards connected" in flash("--sketch", sketch).output
+    result = flash("--sketch", sketch, "--board", "nano33")
+    assert result.exit_code == 0, result.output
+    assert read_log(tools)[-1][-4:] == ["-p", "/dev/ttyACM0", "--", str(Path(sketch).resolve())]
+
+
 def test_flash_with_two_boards_lists_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path) -> None:
     plug(monkeypatch, "/dev/ttyACM1", "/dev/ttyACM0")
     sketch = str(make_sketch(tmp_path))

@@ -52,11 +52,11 @@ def _load_board(name: str | None) -> Board | None:
     return None if name is None else load_board(name)
 
 
-def _flash_sketch(sketch: Path, tool: str, port: str | None, dry_run: bool = False) -> str | None:
+def _flash_sketch(sketch: Path, tool: str, port: str | None, board: Board | None, dry_run: bool = False) -> str | None:
     """Plan, print (dry run) or run the flash; returns the port used."""
     if not dry_run:
         flashing.check_tool(tool)  # the first thing to fix, before any port question
-    plan = flashing.plan_flash(sketch, tool, port, detect_port, dry_run)
+    plan = flashing.plan_flash(sketch, tool, port, lambda: detect_port(None, board), dry_run)
     warning = flashing.edit_warning(sketch)
     if warning is not None:
         click.echo(f"edgekit: warning: {warning}", err=True)
@@ -103,7 +103,7 @@ def flash_cmd(
     board_info = _load_board(board)  # a typo in --board is an error even when the sketch needs no board file
     folder = flashing.find_sketch(run or DEFAULT_RUN, sketch, board)
     flashing.check_sketch_board(folder, board_info)
-    _flash_sketch(folder, tool, port, dry_run)
+    _flash_sketch(folder, tool, port, board_info, dry_run)
 
 
 @main.command("monitor")
@@ -136,13 +136,7 @@ def monitor_cmd(
       edgekit monitor
       edgekit monitor --port /dev/ttyACM0 --seconds 60 --csv predictions.csv
     """
-    if append and force:
-        raise EdgekitError("--append and --force: pick one (add to the --csv file, or replace it)")
-    if (append or force) and csv_path is None:
-        raise EdgekitError(f"--{'append' if append else 'force'}: only applies to --csv FILE; add --csv or drop it")
-    mode = "append" if append else "replace" if force else "new"
-    if csv_path is not None:
-        monitoring.check_csv(csv_path, mode)  # before looking for a board: the first thing to fix
+    mode = monitoring.csv_mode(csv_path, append, force)  # before looking for a board: the first thing to fix
     device = detect_port(port)
     progress.note(f"monitoring {device} at {baud} baud (Ctrl-C to stop)")
     summary = monitoring.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"), csv_mode=mode)
@@ -227,13 +221,12 @@ def capture_cmd(
         raise EdgekitError(
             "--axis-map: only applies to the capture sketch (--flash); the inference firmware maps axes as built"
         )
-    device = detect_port(port)
+    device = detect_port(port, board_info)
     wait = OPEN_WAIT_S
     if board_info is not None and do_flash:
         _flash_capture_sketch(board_info, tool, device, axis_map)
         wait = AFTER_FLASH_WAIT_S
-    verb = "appending to" if out.is_file() and out.stat().st_size else "into"  # capture never truncates --out
-    progress.note(f"capturing '{activity}' for user {user} from {device} {verb} {out} (Ctrl-C to stop)")
+    progress.note(capturing.start_note(device, user, activity, out))
     summary = capturing.capture(
         device,
         user,
@@ -256,7 +249,7 @@ def _flash_capture_sketch(board: Board, tool: str, port: str, axis_map: str | No
     from ..capture_sketch import render_capture_sketch
 
     with tempfile.TemporaryDirectory(prefix="edgekit-capture-") as tmp:
-        _flash_sketch(render_capture_sketch(board, Path(tmp), axis_map=axis_map), tool, port)
+        _flash_sketch(render_capture_sketch(board, Path(tmp), axis_map=axis_map), tool, port, board)
 
 
 @main.command("verify")
@@ -304,10 +297,10 @@ def verify_cmd(
     folder = flashing.find_sketch(run_dir, None, board) if do_flash and run_dir is not None else None
     if folder is not None:
         flashing.check_sketch_board(folder, board_info)
-    device = detect_port(port)
+    device = detect_port(port, board_info)
     wait = OPEN_WAIT_S
     if folder is not None:
-        _flash_sketch(folder, tool, device)
+        _flash_sketch(folder, tool, device, board_info)
         wait = AFTER_FLASH_WAIT_S
     verdict = verifying.verify_board(device, expected, baud, timeout_s, open_wait_s=wait)
     for line in verdict.lines:

@@ -65,6 +65,12 @@ def check_user(user: int) -> int:
     return user
 
 
+def start_note(port: str, user: int, activity: str, out: Path) -> str:
+    """What a capture session is about to do; says 'appending to' for a file that has data (never truncated)."""
+    verb = "appending to" if out.is_file() and out.stat().st_size else "into"
+    return f"capturing '{activity}' for user {user} from {port} {verb} {out} (Ctrl-C to stop)"
+
+
 class _Timeline:
     """Host timestamps for device samples: anchored at the first sample's host time, then seq x period.
 

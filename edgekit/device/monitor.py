@@ -250,6 +250,18 @@ def _last_byte(path: Path) -> bytes:
         return handle.read(1)
 
 
+def csv_mode(path: Path | None, append: bool = False, force: bool = False) -> str:
+    """The CSV mode ``--append`` / ``--force`` ask for, with the log checked so no existing file is lost."""
+    if append and force:
+        raise EdgekitError("--append and --force: pick one (add to the --csv file, or replace it)")
+    if (append or force) and path is None:
+        raise EdgekitError(f"--{'append' if append else 'force'}: only applies to --csv FILE; add --csv or drop it")
+    mode = "append" if append else "replace" if force else "new"
+    if path is not None:
+        check_csv(path, mode)
+    return mode
+
+
 def check_csv(path: Path, mode: str) -> None:
     """Refuse a --csv that would destroy a file, before the port is opened."""
     if mode not in CSV_MODES:
