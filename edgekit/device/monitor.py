@@ -7,12 +7,13 @@ from repeated READY lines, and the missed-sample counter (per boot on the board)
 from __future__ import annotations
 
 import collections
+import csv as csvlib
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import protocol
 from ..errors import EdgekitError
@@ -111,12 +112,14 @@ class Monitor:
         self._last_error: str | None = None
         self._ready_seen = False
         self.csv: TextIO | None = None
+        self._rows: Any = None  # a csv.writer over self.csv: quoting, should a label ever hold a separator
         if csv is not None:
             self.attach_csv(csv)
 
     def attach_csv(self, csv: TextIO) -> None:
         """Log predictions to ``csv`` from now on; the header only goes into an empty file (not when appending)."""
         self.csv = csv
+        self._rows = csvlib.writer(csv, lineterminator="\n")
         if csv.tell() == 0:
             csv.write(self.CSV_HEADER)
             csv.flush()
@@ -164,9 +167,15 @@ class Monitor:
             self._recent.popleft()
         self._last = message
         if self.csv is not None:
-            self.csv.write(
-                f"{now:.3f},{message['seq']},{message['label']},{message['confidence']:.3f},"
-                f"{message['inference_ms']:g},{s.missed_total}\n"
+            self._rows.writerow(
+                [
+                    f"{now:.3f}",
+                    message["seq"],
+                    message["label"],
+                    f"{message['confidence']:.3f}",
+                    f"{message['inference_ms']:g}",
+                    s.missed_total,
+                ]
             )
             self.csv.flush()
         if not self.live:
