@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,7 +343,7 @@ class _Parser:
             raise self.fail(_dotted(name, key), "must be true or false")
         return value
 
-    def quantity(self, name: str, key: str, units: dict[str, float], what: str) -> float:
+    def quantity(self, name: str, key: str, units: Mapping[str, float], what: str) -> float:
         value = self.data[name][key]
         match = _QUANTITY.fullmatch(value) if isinstance(value, str) else None
         if match is None:

@@ -20,7 +20,8 @@ import numpy as np
 from . import artifacts, progress
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .boards import Board, fit_check, load_board, parse_axis_map
-from .contract import Contract
+from .contract import Contract, check_labels
+from .data import check_source
 from .errors import EdgekitError, GateFailed
 from .train import TrainConfig, cache_key, train_into
 from .wording import ms_range, plural, windows_differ
@@ -66,8 +67,10 @@ def reuse_training(out: Path, stage: Path, data: str | Path | None, config: Trai
     return True
 
 
-def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contract, dict[str, Any] | None]:
-    """The contract in m/s^2 the board applies.
+def firmware_contract(
+    contract: Contract, norm_from: Path | None, probe: bool = False
+) -> tuple[Contract, dict[str, Any] | None]:
+    """The contract in m/s^2 the board applies (``probe``: only check that it can be made, before training).
 
     Pre-normalised training data (per-subject z-scores) carries no physical statistics, so the
     board standardises with the mean and std of a calibration recording of the wearer (``--norm-from``,
@@ -75,7 +78,10 @@ def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contr
     """
     if not contract.prenormalized:
         if norm_from is not None:
-            raise EdgekitError("--norm-from: only for models trained on pre-normalised windows; drop the option")
+            raise EdgekitError(
+                f"--norm-from {norm_from}: only for models trained on pre-normalised windows (the data is in "
+                f"{contract.units} already); drop the option"
+            )
         return contract, None
     if norm_from is None:
         raise EdgekitError(
@@ -85,7 +91,9 @@ def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contr
     from .data import load_recording
     from .data.prepare import axis_stats
 
-    rec, source = load_recording(Path(norm_from))
+    rec, source = load_recording(Path(norm_from), option="--norm-from")
+    if probe:
+        return contract, None
     mean, std = axis_stats(rec.xyz)
     f32 = np.float32
     low = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_low, std, strict=True)]
@@ -110,14 +118,26 @@ def firmware_contract(contract: Contract, norm_from: Path | None) -> tuple[Contr
 
 
 def _check_norm_source(data: str | Path | None, norm_from: Path | None) -> None:
-    """Fail before training when pre-normalised windows come without a calibration recording."""
+    """Fail before training when --data and --norm-from do not go together, or --norm-from cannot be read.
+
+    Pre-normalised windows need a calibration recording and data in m/s^2 must not have one; both are
+    known from the files' headers, and the recording is read here once so that a typo in it is reported
+    now, naming --norm-from, not after the whole pipeline (naming --data).
+    """
     from .data.npz import read_units
 
-    if data is None or norm_from is not None or Path(str(data)).suffix != ".npz" or not Path(data).is_file():
+    path = Path(str(data)) if data is not None else None
+    is_npz = path is not None and path.suffix == ".npz" and path.is_file()
+    units = read_units(path) if path is not None and is_npz else "m/s^2"  # None: damaged; the data stage says so
+    if units is None:
         return
-    units = read_units(Path(data))  # None: damaged, and the data stage reports it with its own message
-    if units is not None and units != "m/s^2":
-        firmware_contract(Contract(0, 0, 20.0, [], units, [], [], [], [], prenormalized=True), None)
+    prenormalized = Contract(0, 0, 20.0, [], units, [], [], [], [], prenormalized=units != "m/s^2")
+    firmware_contract(prenormalized, norm_from, probe=True)
+
+
+def _firmware_labels(data: str | Path | None) -> Any:
+    """A check the data stage runs on the windows it read: labels the board can print, before training."""
+    return lambda windows: check_labels(list(windows.classes), f"--data {data}")
 
 
 def golden_indices(n_test: int, count: int) -> np.ndarray:
@@ -208,24 +228,27 @@ def build_run(
     config = config or TrainConfig()
     config.validate()
     out = Path(out)
+    check_source(data)
+    artifacts.check_output_dir(out, force)
+    if representative < 1:
+        raise EdgekitError(f"--representative {representative}: must be at least 1")
+    _check_norm_source(data, norm_from)
     board = load_board(board_name)
     if axis_map is not None:
         parse_axis_map(axis_map)
     if selftest < 0:
         raise EdgekitError(f"--selftest {selftest}: must be 0 (off) or a number of windows")
-    with progress.step("checking the model fits the board"):
-        estimate_fit(board, config)
+    estimate_fit(board, config)  # unannounced: a refusal here must be the only line a user sees
     with progress.step("checking the board's TFLM runtime sources"):
         from .runtime.sources import locate_sources
 
         locate_sources(runtime_src)  # the sketch ships them: a missing or wrong copy fails before training
-    _check_norm_source(data, norm_from)
     failed = artifacts.failed_dir(out)
     stale_failed = _folder_identity(failed)  # the failed copy this build makes stale, if it succeeds
     with artifacts.staged_dir(out, force=force) as stage:
         artifacts.mark_stage_owner(stage)
         if not reuse_training(out, stage, data, config, seed):
-            train_into(stage, data, config, seed)
+            train_into(stage, data, config, seed, check_windows=_firmware_labels(data))
         trained = Contract.from_dict(artifacts.load_manifest(stage)["contract"])
         fw_contract, calibration = firmware_contract(trained, norm_from)
         quantize_run(stage, representative=representative, seed=seed)

@@ -13,12 +13,15 @@ firmware then needs per-axis statistics in m/s^2 from a calibration recording (`
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import EdgekitError
+from .protocol import LABEL_PATTERN
 
 AXES = ("x", "y", "z")
+_LABEL = re.compile(LABEL_PATTERN)
 STANDARD_GRAVITY = 9.80665
 
 
@@ -76,3 +79,13 @@ class Contract:
         except TypeError as exc:
             raise EdgekitError(f"manifest contract is malformed ({exc}); re-run 'edgekit train'") from None
         return contract
+
+
+def check_labels(labels: list[str], where: str) -> None:
+    """Refuse class labels the firmware cannot print in its EK,PRED lines (``where`` names the source)."""
+    bad = [label for label in labels if not _LABEL.fullmatch(label)]
+    if bad:
+        raise EdgekitError(
+            f"{where}: labels {bad}: use letters, digits, spaces and _ . / + ( ) - only, at most 64 characters "
+            "(they go into the board's PRED lines); rename them in the data"
+        )

@@ -13,22 +13,18 @@ the same accuracy on held-out WISDM users (see :func:`compact_model` for the rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import tfenv
 from .errors import EdgekitError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _keras():
-    import keras
-
-    return keras
+    return tfenv.keras()
 
 
 def seed_model(window: int, n_axes: int, n_classes: int, batch_size: int | None = None):
@@ -121,8 +117,7 @@ def load_model(run_dir: Path):
 
 def make_deterministic(seed: int) -> None:
     """Same seed, same weights: seed every RNG and ask TF for deterministic kernels."""
-    import tensorflow as tf
-
+    tf = tfenv.tensorflow()
     _keras().utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import artifacts, progress
+from . import artifacts, progress, tfenv
 from .artifacts import PARITY_JSON, PARITY_MD
 from .errors import EdgekitError, GateFailed
 from .runtime.rungs import BoardRungPlan
@@ -109,8 +109,6 @@ def layer_errors(model: Any, rep_x: np.ndarray, x_debug: np.ndarray) -> list[dic
     """
     import csv
 
-    import tensorflow as tf
-
     from .quantize import make_converter
     from .runtimes import capture_c_output
 
@@ -122,7 +120,7 @@ def layer_errors(model: Any, rep_x: np.ndarray, x_debug: np.ndarray) -> list[dic
             yield [x_debug[i : i + 1]]
 
     with capture_c_output():
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
+        debugger = tfenv.tensorflow().lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
         debugger.run()
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)

@@ -1,4 +1,10 @@
-"""Progress lines for long steps: on stderr, only when it is a terminal, silenced by --quiet."""
+"""Progress lines for long steps: plain lines on stderr, silenced by --quiet.
+
+They are printed whether or not stderr is a terminal: a build piped into a log or run by CI is exactly when
+someone needs to see which stage it is in (a seed build is minutes of silence otherwise). Each is one plain
+line, never a carriage-return bar, so a log file reads the same as the terminal did.
+``EDGEKIT_PROGRESS=0`` turns them off for programs that parse stderr.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,8 @@ from contextlib import contextmanager
 
 
 def enabled() -> bool:
-    if os.environ.get("EDGEKIT_QUIET") == "1":
-        return False
-    return sys.stderr.isatty() or os.environ.get("EDGEKIT_PROGRESS") == "1"
+    """On unless ``--quiet`` (``EDGEKIT_QUIET=1``) or ``EDGEKIT_PROGRESS=0``."""
+    return os.environ.get("EDGEKIT_QUIET") != "1" and os.environ.get("EDGEKIT_PROGRESS") != "0"
 
 
 def note(message: str) -> None:

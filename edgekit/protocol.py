@@ -65,3 +65,8 @@ def template_context() -> dict[str, object]:
         "proto_cmd_predict": CMD_PREDICT,
         "proto_cmd_ready": CMD_READY,
     }
+
+
+# A class label as it travels in EK,PRED lines: no commas (the field separator), nothing a terminal or a CSV
+# reader would take for markup. The firmware refuses others at build time, the host parser at read time.
+LABEL_PATTERN = r"[A-Za-z0-9_ ./+()-]{1,64}"

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import artifacts, progress
+from . import artifacts, progress, tfenv
 from .artifacts import MODEL_KERAS, MODEL_TFLITE
 from .contract import Contract, Quantization
 from .errors import EdgekitError
@@ -74,8 +74,7 @@ def _largest_remainder(counts: np.ndarray, n: int) -> np.ndarray:
 
 def batch1_model(model: Any) -> Any:
     """The same network on a static ``(1, F)`` input, sharing nothing but copied weights."""
-    import keras
-
+    keras = tfenv.keras()
     if len(model.inputs) != 1:
         raise EdgekitError(f"model: has {len(model.inputs)} inputs; edgekit quantizes single-input models")
     shape = tuple(model.inputs[0].shape)
@@ -89,8 +88,7 @@ def batch1_model(model: Any) -> Any:
 
 def make_converter(model: Any, rep_x: np.ndarray) -> Any:
     """A TFLite converter set up for edgekit's full-integer export (also used by the parity debugger)."""
-    import tensorflow as tf
-
+    tf = tfenv.tensorflow()
     rep_x = _check_rep(rep_x, model)
     converter = tf.lite.TFLiteConverter.from_keras_model(batch1_model(model))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

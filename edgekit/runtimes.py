@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import tfenv
 from .errors import EdgekitError
 
 INT8_MIN = -128
@@ -216,8 +217,7 @@ def _litert_backend() -> tuple[Any, Any, str, str]:
     except ImportError:
         pass
     try:  # pragma: no cover
-        import tensorflow as tf
-
+        tf = tfenv.tensorflow()
         return tf.lite.Interpreter, tf.lite.experimental.OpResolverType, "tensorflow.lite", tf.__version__
     except ImportError as exc:  # pragma: no cover
         raise EdgekitError("no TFLite interpreter installed; pip install ai-edge-litert") from exc

@@ -17,13 +17,14 @@ import json
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import artifacts, progress
+from . import artifacts, progress, tfenv
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
-from .data import load_windows
+from .data import Windows, check_source, load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
@@ -59,7 +60,7 @@ class _EpochLog:
     """Keras callback printing one progress line per epoch (Keras's own bar is off: it floods logs)."""
 
     def __new__(cls, epochs: int):
-        import keras
+        keras: Any = tfenv.keras()
 
         class EpochLog(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -74,8 +75,7 @@ class _EpochLog:
 
 def fit(prepared: Prepared, config: TrainConfig, seed: int):
     """Train the float model; returns (model, history dict, best epoch)."""
-    import keras
-
+    keras = tfenv.keras()
     make_deterministic(seed)
     contract = prepared.contract
     model = build_model(config.model, contract.window, len(contract.axes), len(contract.labels))
@@ -123,11 +123,23 @@ def cache_key(data: dict[str, Any], config: TrainConfig, seed: int) -> dict[str,
     return {"data_sha256": data["sha256"], "config": asdict(config), "seed": seed}
 
 
-def train_into(stage: Path, data: str | Path | None, config: TrainConfig, seed: int) -> dict[str, Any]:
-    """Train and write model, metrics, history and manifest into ``stage``; returns the manifest."""
+def train_into(
+    stage: Path,
+    data: str | Path | None,
+    config: TrainConfig,
+    seed: int,
+    check_windows: Callable[[Windows], None] | None = None,
+) -> dict[str, Any]:
+    """Train and write model, metrics, history and manifest into ``stage``; returns the manifest.
+
+    ``check_windows`` lets a caller refuse the data before training starts (build: labels the firmware
+    cannot print), once the data is read but before the minutes of training it would otherwise waste.
+    """
     config.validate()
     with progress.step("loading data"):
         windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed, config.rate_hz)
+    if check_windows is not None:
+        check_windows(windows)
     source["spec"] = None if data is None else str(data)
     if windows.X.shape[-1] != 3:
         raise EdgekitError(f"--data {data}: windows have {windows.X.shape[-1]} axes; expected 3 (x, y, z)")
@@ -215,6 +227,8 @@ def train_run(
 ) -> dict[str, Any]:
     """Train into a fresh artifact folder ``out``, swapped in only when complete."""
     config = config or TrainConfig()
+    check_source(data)
+    artifacts.check_output_dir(Path(out), force)
     with artifacts.staged_dir(Path(out), force=force) as stage:
         artifacts.mark_stage_owner(stage)
         manifest = train_into(stage, data, config, seed)

@@ -165,7 +165,7 @@ class Case:
     argv: Callable[[Ctx], list[str]]
     problem: str  # substring of the error line that names the problem
     fix: str  # substring that names the fix (for click usage errors: the option)
-    usage: bool = False  # a click usage error: 'Usage: ...' then 'Error: ...' (exit 2 as well)
+    usage: bool = False  # a click usage error (one line too, ending in "see 'edgekit CMD --help'")
 
 
 def _out(c: Ctx | None) -> str:
@@ -653,9 +653,11 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     errors = [line for line in result.stderr.splitlines() if "rror" in line]
     assert len(errors) == 1, result.stderr
     line = errors[0]
-    assert line.startswith("Error: " if case.usage else "edgekit: error: "), line
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert line.startswith("edgekit: error: "), line
+    assert "--help'" in line or not case.usage, line
     assert case.problem in line and case.fix in line, line
-    assert result.stdout == "" or case.usage, f"an error must not print results: {result.stdout!r}"
+    assert result.stdout == "", f"an error must not print results: {result.stdout!r}"
     assert _snapshot(tmp_path, built_run, datasets) == before, "a failed command wrote or changed files"
 
 

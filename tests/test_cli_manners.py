@@ -105,7 +105,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, bare_run: Path, args: 
 def test_click_usage_errors_exit_2():
     result = invoke(["train", "--epochs", "many"])
     assert result.exit_code == 2
-    assert "Invalid value for '--epochs'" in result.stderr
+    assert one_error_line(result).startswith("edgekit: error: Invalid value for '--epochs'")
+    assert one_error_line(result).endswith("see 'main train --help'")
 
 
 def test_debug_adds_the_traceback_and_keeps_the_exit_code(tmp_path: Path):

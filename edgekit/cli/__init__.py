@@ -42,8 +42,8 @@ With a board on USB:
   edgekit monitor                                     live predictions from the board
   edgekit capture  --user 1 --activity Walking --out me.txt    record labelled data
 \b
-Results go to stdout (--json: one JSON line for CI); progress to stderr (on a terminal or with
-EDGEKIT_PROGRESS=1; --quiet silences it). 'edgekit COMMAND --help' shows options and examples.
+Results go to stdout (--json: one JSON line for CI); progress to stderr as plain lines (--quiet,
+before or after the command, silences it). 'edgekit COMMAND --help' shows options and examples.
 \b
 Exit codes: 0 ok; 1 a quality gate failed; 2 bad usage, bad input or a file problem (one line
 saying what and how to fix it); 3 internal error, i.e. a bug in edgekit (rerun with --debug for
@@ -61,6 +61,10 @@ class EdgekitGroup(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx else ctx.command_path
+            message = exc.format_message().rstrip(".")
+            _fail(ctx, f"edgekit: error: {message}; see '{path} --help'", EXIT_USAGE)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except EdgekitError as exc:
@@ -112,6 +116,30 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _set_quiet(ctx: click.Context, _param: click.Parameter, quiet: bool) -> None:
+    if quiet:
+        os.environ["EDGEKIT_QUIET"] = "1"
+
+
+def _accept_quiet_anywhere(command: click.Command) -> None:
+    """``edgekit build ... --quiet`` means what ``edgekit --quiet build ...`` means: users put it last."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_quiet_anywhere(sub)
+        return
+    if not any("--quiet" in param.opts for param in command.params):
+        command.params.append(
+            click.Option(
+                ["--quiet", "-q"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_set_quiet,
+                help="Print only results and errors, no progress (same as 'edgekit --quiet').",
+            )
+        )
+
+
 def _register() -> None:
     from . import train_cmd  # noqa: F401  (imports register commands on `main`)
 
@@ -130,6 +158,8 @@ def _register() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
+    for command in main.commands.values():
+        _accept_quiet_anywhere(command)
 
 
 _register()

@@ -17,13 +17,23 @@ from ..errors import EdgekitError
 from .types import Recording, SkipReport, Windows
 from .windows import check_rate, window_recording
 
-__all__ = ["Recording", "SkipReport", "Windows", "load_windows", "load_recording", "SYNTHETIC"]
+__all__ = ["Recording", "SkipReport", "Windows", "check_source", "load_windows", "load_recording", "SYNTHETIC"]
 
 SYNTHETIC = "synthetic"
 RAW_SUFFIXES = (".txt", ".gz", ".csv")
 
 
-def load_recording(data: str | Path | None, seed: int = 0) -> tuple[Recording, dict[str, Any]]:
+def check_source(data: str | Path | None, option: str = "--data") -> None:
+    """Refuse a missing, empty or folder ``--data`` at once: before TensorFlow loads, before any work.
+
+    Reading the data is the first stage of training; a typo must not cost a user the seconds (or, behind
+    other checks, the minutes) it takes to get there.
+    """
+    if data is not None and str(data) != SYNTHETIC:
+        _existing_file(Path(data), option)
+
+
+def load_recording(data: str | Path | None, seed: int = 0, option: str = "--data") -> tuple[Recording, dict[str, Any]]:
     """A raw stream from a file, the WISDM download (``None``) or the synthetic generator."""
     if data is None:
         from .fetch import fetch_wisdm
@@ -36,7 +46,7 @@ def load_recording(data: str | Path | None, seed: int = 0) -> tuple[Recording, d
         rec = synthetic_recording(seed=seed)
         digest = hashlib.sha256(rec.xyz.tobytes() + rec.activity.tobytes() + rec.user.tobytes()).hexdigest()
         return rec, {"kind": SYNTHETIC, "path": None, "sha256": digest, "seed": seed, "records": len(rec)}
-    return _read_raw_file(_existing_file(Path(data)), kind="raw")
+    return _read_raw_file(_existing_file(Path(data), option), kind="raw")
 
 
 def load_windows(
@@ -58,7 +68,7 @@ def load_windows(
 
         path = _existing_file(Path(data))
         windows = read_npz(path, window, hop)
-        source = {"kind": "npz", "path": str(path), "sha256": sha256_file(path), "records": None}
+        source: dict[str, Any] = {"kind": "npz", "path": str(path), "sha256": sha256_file(path), "records": None}
     else:
         rec, source = load_recording(data, seed=seed)
         check_rate(rec, rate_hz, f"--data {source['path'] or data}")
@@ -72,13 +82,14 @@ def load_windows(
     return windows, source
 
 
-def _existing_file(path: Path) -> Path:
+def _existing_file(path: Path, option: str = "--data") -> Path:
     if path.is_dir():
-        raise EdgekitError(f"--data {path}: is a folder; pass the data file inside it (.txt, .txt.gz or .npz)")
+        raise EdgekitError(f"{option} {path}: is a folder; pass the data file inside it (.txt, .txt.gz or .npz)")
     if not path.exists():
-        raise EdgekitError(f"--data {path}: file not found; pass a WISDM .txt/.txt.gz, a windows .npz or 'synthetic'")
+        kinds = "a WISDM .txt/.txt.gz, a windows .npz or 'synthetic'" if option == "--data" else "a raw WISDM .txt"
+        raise EdgekitError(f"{option} {path}: file not found; pass {kinds}")
     if path.stat().st_size == 0:
-        raise EdgekitError(f"--data {path}: file is empty; pass a WISDM recording")
+        raise EdgekitError(f"{option} {path}: file is empty; pass a WISDM recording")
     return path
 
 

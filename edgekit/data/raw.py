@@ -226,6 +226,7 @@ def _parse_bytes(data: bytes, max_abs: float, first_line: int = 0) -> Recording:
     table = None
     for _ in range(2):  # a second pass only when empty values widened an integer column to float
         if suspect.any():
+            starts = starts if starts is not None else _line_starts(buf)
             _comment_out(buf, starts, suspect)
         rows_lines = np.flatnonzero(~suspect)
         table, bad, repass = _pandas_pass(buf, rows_lines, max_abs)
@@ -240,11 +241,11 @@ def _parse_bytes(data: bytes, max_abs: float, first_line: int = 0) -> Recording:
     if table is not None and bad.any():
         table = table[~bad]
     lines = np.flatnonzero(suspect)
-    if lines.size and starts is None:
-        starts = _line_starts(buf)
+    slow = _Parsed()
     if lines.size:  # empty lines hold nothing; skipping them here keeps 40 M blank lines out of Python
+        starts = starts if starts is not None else _line_starts(buf)
         lines = lines[starts[lines + 1] - 1 > starts[lines]]
-    slow = _parse_lines(data, starts, lines, max_abs) if lines.size else _Parsed()
+        slow = _parse_lines(data, starts, lines, max_abs) if lines.size else slow
     return _assemble(table, slow, first_line)
 
 

@@ -136,7 +136,7 @@ def first_divergence(runtime: BoardRuntime, x_int8: np.ndarray, ops: list[str], 
     desktop = reference(x_int8)
     found = []
     for ours, theirs in zip(board, desktop, strict=True):
-        entry = {"op_index": None, "op": None, "max_step": 0}
+        entry: dict[str, Any] = {"op_index": None, "op": None, "max_step": 0}
         for position, (a, b) in enumerate(zip(ours, theirs, strict=False)):
             b = np.asarray(b, dtype=np.int8).ravel()
             if a.shape != b.shape or not np.array_equal(a, b):

@@ -264,7 +264,7 @@ def _sibling_source(reader: _Reader, header: str) -> str | None:
 def _cmsis_sources(reader: _Reader) -> dict[str, str]:
     """CMSIS-NN function name -> the .c file defining it (a definition starts a line with its return type)."""
     prefix, folder, _ = next(r for r in reader._roots if r[0] == "third_party/cmsis_nn")
-    found = {}
+    found: dict[str, str] = {}
     for path in sorted((folder / "Source").rglob("*.c")):
         for name in _CMSIS_DEFINITION.findall(path.read_bytes()):
             found.setdefault(name.decode(), f"{prefix}/{path.relative_to(folder).as_posix()}")
