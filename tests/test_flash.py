@@ -231,6 +231,7 @@ def test_flash_compile_error_is_one_line_and_stops_before_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path
 ) -> None:
     monkeypatch.setenv("EDGEKIT_FAKE_FAIL", "compile")
+    monkeypatch.setenv("EDGEKIT_PROGRESS", "0")  # progress would echo the tool's output on stderr before the error
     result = flash("--sketch", str(make_sketch(tmp_path)), "--port", "/dev/ttyACM0")
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "arduino-cli compile failed (exit 1): " in result.output
