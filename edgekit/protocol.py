@@ -18,8 +18,6 @@ lines, ``r`` repeats the EK,READY line (printed once at boot, often before the h
 
 from __future__ import annotations
 
-import re
-
 PREFIX = "EK"
 READY = "READY"
 ERROR = "ERROR"
@@ -32,11 +30,6 @@ BAUD = 115200
 CMD_CAPTURE = "c"
 CMD_PREDICT = "p"
 CMD_READY = "r"
-
-# What an activity label may be: it travels as a field of EK,PRED lines (so no commas), sits in a C string
-# in the sketch, and in every line 'edgekit capture' writes. Capture, the firmware generator and the line
-# parser all check this one pattern, so a label one of them accepts is never refused by another later.
-LABEL = re.compile(r"[A-Za-z0-9_ ./+()-]{1,64}")
 
 FIELDS = {
     READY: ("model_hash", "arena_used"),

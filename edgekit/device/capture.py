@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..errors import EdgekitError
 from .link import CMD_CAPTURE, CMD_PREDICT, OPEN_WAIT_S, Event, Link, Opener, PortLost, open_serial
 
 USER_MAX = 2**63 - 1  # the raw reader keeps user ids as int64
+_LABEL = re.compile(protocol.LABEL_PATTERN)
 
 
 @dataclass
@@ -47,10 +49,10 @@ class CaptureSummary:
 
 def check_activity(activity: str) -> str:
     """The activity becomes a field of every WISDM line and later a label the firmware prints and the
-    line parser reads back, so it is held to the one label rule (:data:`edgekit.protocol.LABEL`) here,
+    line parser reads back, so it is held to the one label rule (:data:`edgekit.protocol.LABEL_PATTERN`) here,
     before a session is recorded under a name 'edgekit build' would refuse afterwards."""
     name = activity.strip()
-    if not protocol.LABEL.fullmatch(name):
+    if not _LABEL.fullmatch(name):
         raise EdgekitError(
             f"--activity {activity!r}: must be 1 to 64 letters, digits, spaces or _ . / + ( ) - (it becomes a "
             "label the firmware prints); for example --activity Walking"
