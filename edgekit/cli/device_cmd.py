@@ -147,7 +147,9 @@ def monitor_cmd(
 @main.command("capture")
 @_board_option
 @click.option("--user", type=count(0), required=True, help="Subject id written in every line.")
-@click.option("--activity", required=True, help="Activity name, e.g. Walking (no commas).")
+@click.option(
+    "--activity", required=True, help="Activity name, e.g. Walking: up to 64 letters, digits, spaces or _ . / + ( ) -."
+)
 @click.option(
     "--seconds",
     type=seconds(),
