@@ -83,6 +83,21 @@ def test_malformed_lines_are_rejected(line: str) -> None:
         parse_line(line)
 
 
+def test_the_parser_takes_fields_and_their_order_from_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """protocol.FIELDS is the one list of every line's fields (the templates print from it too)."""
+    from edgekit import protocol
+
+    sample = {"model_hash": "0123456789abcdef", "label": "Walking", "ok": "1"}
+    for kind, names in protocol.FIELDS.items():
+        if kind == protocol.ERROR:
+            continue
+        message = parse_line(",".join([protocol.PREFIX, kind, *(sample.get(name, "1") for name in names)]))
+        assert tuple(message.values) == names
+    swapped = {**protocol.FIELDS, protocol.SENSOR: ("ok", "rate_hz", "rest_magnitude")}
+    monkeypatch.setattr(protocol, "FIELDS", swapped)  # a reordered line in the protocol: the parser follows
+    assert parse_line("EK,SENSOR,1,19.98,9.79").values == {"ok": 1, "rate_hz": 19.98, "rest_magnitude": 9.79}
+
+
 def test_line_splitter_joins_partial_lines_and_drops_run_ons() -> None:
     splitter = LineSplitter(max_line=32)
     assert splitter.feed(b"EK,PRED,1,Walk") == []
