@@ -130,6 +130,8 @@ class RunExpectations:
 
 
 def run_expectations(run: Path) -> RunExpectations:
+    """What ``run`` says its board should show, read before the port is opened: a run whose model file was
+    replaced is refused here, since every comparison with it would mislead."""
     manifest = load_manifest(run)
     contract = manifest.get("contract") or {}
     quant = contract.get("quant") or {}
