@@ -1,7 +1,7 @@
 """The serial line protocol between edgekit firmware and the host.
 
 Firmware templates receive these tags from Python when rendered, and the host parsers in
-:mod:`edgekit.device.link` read the same tags, so the format is written down once. Every line is ASCII,
+:mod:`edgekit.serial` read the same tags, so the format is written down once. Every line is ASCII,
 comma-separated, starts with ``EK`` and ends with ``\\r\\n``:
 
     EK,READY,<model_sha256 first 16 hex>,<arena_used_bytes>
