@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EdgekitError
+from .sketch_folder import sketch_edits
 
 MANIFEST = "manifest.json"
 MODEL_KERAS = "model.keras"
@@ -249,8 +250,6 @@ def user_files(run: Path) -> list[str]:
     found = [p.name for p in sorted(run.iterdir()) if p.name not in ARTIFACT_NAMES and not p.name.startswith(".")]
     firmware = run / FIRMWARE_DIR
     if firmware.is_dir():
-        from .firmware import sketch_edits
-
         for sketch in sorted(firmware.iterdir()):
             if sketch.name.startswith("."):
                 continue

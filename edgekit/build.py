@@ -20,7 +20,7 @@ import numpy as np
 from . import artifacts, progress
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .boards import Board, fit_check, load_board, parse_axis_map
-from .contract import Contract, check_labels
+from .contract import N_CLASSES, RATE_HZ, Contract, check_labels
 from .data import check_source
 from .errors import EdgekitError, GateFailed
 from .train import TrainConfig, cache_key, train_into
@@ -29,7 +29,7 @@ from .wording import ms_range, plural, windows_differ
 SKETCH_NAME = "edgekit_har"
 
 
-def estimate_fit(board: Board, config: TrainConfig, n_classes: int = 6) -> None:
+def estimate_fit(board: Board, config: TrainConfig, n_classes: int = N_CLASSES) -> None:
     """Refuse before training when the int8 weights alone cannot fit the board."""
     from .model import build_model
 
@@ -131,7 +131,7 @@ def _check_norm_source(data: str | Path | None, norm_from: Path | None) -> None:
     units = read_units(path) if path is not None and is_npz else "m/s^2"  # None: damaged; the data stage says so
     if units is None:
         return
-    prenormalized = Contract(0, 0, 20.0, [], units, [], [], [], [], prenormalized=units != "m/s^2")
+    prenormalized = Contract(0, 0, RATE_HZ, [], units, [], [], [], [], prenormalized=units != "m/s^2")
     firmware_contract(prenormalized, norm_from, probe=True)
 
 

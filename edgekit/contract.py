@@ -24,6 +24,15 @@ AXES = ("x", "y", "z")
 _LABEL = re.compile(LABEL_PATTERN)
 STANDARD_GRAVITY = 9.80665
 
+# WISDM's shape of the problem, the defaults every stage starts from (a run's contract may differ; it
+# then wins). One place, so a signature never repeats a number that could drift from the others.
+WINDOW = 80  # samples per window: 4 s at RATE_HZ
+HOP = 40  # samples between window starts: a prediction every 2 s
+RATE_HZ = 20.0  # WISDM's sampling rate
+LABELS = ("Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking")  # WISDM v1.1, sorted
+N_CLASSES = len(LABELS)
+MAX_GAP_S = 1.0  # a longer gap between two samples ends a window: none straddles it, on desktop or board
+
 
 @dataclass
 class Quantization:

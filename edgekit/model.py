@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import tfenv
+from .contract import N_CLASSES, WINDOW
 from .errors import EdgekitError
 
 
@@ -94,7 +95,7 @@ def model_names() -> list[str]:
 
 
 def build_model(
-    name: str = "seed", window: int = 80, n_axes: int = 3, n_classes: int = 6, batch_size: int | None = None
+    name: str = "seed", window: int = WINDOW, n_axes: int = 3, n_classes: int = N_CLASSES, batch_size: int | None = None
 ):
     """Build architecture ``name`` for the given window and class count."""
     if name not in MODELS:

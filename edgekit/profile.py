@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from .contract import HOP, RATE_HZ
 from .errors import EdgekitError
 
 DEFAULT_BOARD = "nano33"
-DEFAULT_HOP_S = 2.0  # WISDM: hop 40 samples at 20 Hz
+DEFAULT_HOP_S = HOP / RATE_HZ  # WISDM: a prediction every 2 s
 KERNEL_SETS = ("cmsis-nn", "reference")
 # What the Cortex-M4 constants are fitted to: the seed model's MACs and the lead's instruction counts of
 # one TFLM inference with each kernel set (tests/test_profile.py checks the fit).

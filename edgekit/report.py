@@ -23,7 +23,7 @@ from typing import Any
 from . import __version__, artifacts, progress
 from .artifacts import HISTORY, METRICS, PARITY_JSON, REPORT_HTML
 from .errors import EdgekitError
-from .resources import resource_dir
+from .firmware.render import environment
 from .wording import ms_range, plural, windows_differ
 
 TEMPLATE = "report.html.j2"
@@ -104,18 +104,9 @@ def _is_report(path: Path) -> bool:
 
 def render_report(run_dir: Path) -> str:
     """The report as HTML text (raises only when ``run_dir`` is not an artifact folder)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / "report")),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment()
     env.filters.update(pct=_pct, num=_num, nbytes=_nbytes, signed=_signed)
-    return env.get_template(TEMPLATE).render(**report_context(run_dir))
+    return env.get_template(f"report/{TEMPLATE}").render(**report_context(run_dir))
 
 
 def report_context(run_dir: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import artifacts, progress, tfenv
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
+from .contract import HOP, MAX_GAP_S, RATE_HZ, WINDOW
 from .data import Windows, check_source, load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
@@ -35,10 +36,10 @@ class TrainConfig:
     """Everything that changes the trained weights (and so the cache key)."""
 
     model: str = "seed"
-    window: int = 80
-    hop: int = 40
-    rate_hz: float = 20.0
-    max_gap_s: float = 1.0
+    window: int = WINDOW
+    hop: int = HOP
+    rate_hz: float = RATE_HZ
+    max_gap_s: float = MAX_GAP_S
     epochs: int = 50
     batch_size: int = 400
     learning_rate: float = 1e-3

@@ -162,8 +162,8 @@ def test_bhy2_range_must_be_one_the_hub_accepts(compact, tmp_path: Path):
 
 def test_capture_only_sketch_refuses_a_bhy2_board():
     from edgekit.boards import load_board
-    from edgekit.capture_sketch import capture_context
     from edgekit.errors import EdgekitError
+    from edgekit.firmware.capture import capture_sketch_context
 
     with pytest.raises(EdgekitError, match="capture without --flash"):
-        capture_context(load_board("nicla-sense"))
+        capture_sketch_context(load_board("nicla-sense"))

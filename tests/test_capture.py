@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from fakeboard import FAKE_ARDUINO_CLI, BoardThread, FakeBoard, install_tool, read_log, wait_for
 
 from edgekit.boards import AXES, list_boards, load_board
-from edgekit.capture_sketch import SKETCH_NAME, render_capture_sketch
 from edgekit.cli import main
 from edgekit.contract import STANDARD_GRAVITY
 from edgekit.data.raw import read_raw
 from edgekit.device.capture import capture, check_activity
 from edgekit.device.link import parse_line
 from edgekit.errors import EdgekitError
+from edgekit.firmware.capture import SKETCH_NAME, render_capture_sketch
 
 HARNESS = Path(__file__).parent / "capture_harness"
 IMU_BOARDS = [b.name for b in list_boards() if b.imu is not None and b.imu.driver == "arduino-imu"]

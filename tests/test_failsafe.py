@@ -26,7 +26,14 @@ import pytest
 
 from edgekit import protocol
 from edgekit.device.link import LineError, parse_line
-from edgekit.firmware import MODEL_SOURCE, SAMPLER_STACK_BYTES, generate_firmware, make_selftest, reference_int8_windows
+from edgekit.firmware import (
+    MODEL_SOURCE,
+    SAMPLER_STACK_BYTES,
+    generate_firmware,
+    make_selftest,
+    reference_int8_windows,
+    stack,
+)
 from edgekit.resources import resource_dir
 
 HERE = Path(__file__).parent
@@ -134,6 +141,7 @@ def arm_objects(sketch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 *ARM_CXX,
                 *STRICT,
                 "-fstack-usage",
+                "-fcallgraph-info=su",
                 f"-I{HARNESS}",
                 f"-I{STUBS}",
                 *extra,
@@ -176,6 +184,23 @@ def test_app_stack_frames_are_static_and_small(arm_objects: Path):
     assert max(size for _, size, _ in rows) <= APP_FRAME_MAX
     sampler = [size for function, size, _ in rows if "sampler_main" in function]
     assert sampler and sampler[0] <= SAMPLER_STACK_BYTES // 8  # the rest is the IMU library's and I2C's
+
+
+@needs_arm
+def test_sampler_stack_holds_the_measured_chain_with_margin(arm_objects: Path):
+    """The sampling thread's fixed stack (issue 12, item 29): the deepest chain GCC measures from sampler_main,
+    the deepest measured IMU driver chain (one stack size serves every board) and the allowances, plus the
+    margin, must fit in it."""
+    graph = stack.CallGraph([(arm_objects / "edgekit_app.cpp.ci").read_text()])
+    app, chain, unknown = graph.deepest_chain(stack.sampler_root(graph))
+    driver = max(stack.DRIVER_STACK_BYTES.values())
+    need = stack.sampler_need(app, driver)
+    print(f"\nsampler chain {app} B ({' -> '.join(chain)}) + driver {driver} B + allowances = {need} B")
+    print(f"with {stack.STACK_MARGIN_PCT}% margin {stack.with_margin(need)} B of {SAMPLER_STACK_BYTES} B")
+    unmeasured = [name for name in unknown if not any(k in name for k in (*stack.KNOWN_EXTERNALS, "readAcceleration"))]
+    assert unmeasured == [], "the sampler calls code whose stack nobody measured"
+    assert app <= stack.SAMPLER_APP_BYTES, "sampler_main's chain grew: update SAMPLER_APP_BYTES (and the stack)"
+    assert stack.with_margin(need) <= SAMPLER_STACK_BYTES == 2048
 
 
 @needs_arm
@@ -314,3 +339,41 @@ def test_failed_start_up_keeps_reporting_why_and_never_predicts(app_binary: Path
     assert len(tags(lines, protocol.READY)) == (1 if started else 0)
     if started:
         assert lines.index(tags(lines, protocol.READY)[0]) < lines.index(errors[0])
+
+
+# --------------------------------------------------------------------------- missed samples (issue 12, item 29)
+
+
+def test_a_gap_over_max_gap_restarts_the_window_as_the_desktop_does(app_binary: Path):
+    """The IMU fails for 0.6 s, later for 1.5 s: the board must window the samples it got exactly as the
+    desktop windows a recording (edgekit.data.windows): across the short gap, never across the long one."""
+    import numpy as np
+
+    from edgekit.contract import HOP, MAX_GAP_S, WINDOW
+    from edgekit.data.types import Recording
+    from edgekit.data.windows import segment_starts, window_starts
+    from edgekit.firmware.context import SENSOR_CHECK_SAMPLES
+
+    result = run([str(app_binary), "gap", "40000"])
+    log = [line.split() for line in result.stderr.splitlines() if line[:2] in ("S ", "I ")]
+    samples = np.array([int(t) for kind, t in log if kind == "S"], dtype=np.int64)
+    invokes = [int(t) for kind, t in log if kind == "I"]
+    fed = samples[SENSOR_CHECK_SAMPLES:]  # the first ones went to the boot sensor check, not to windows
+    steps = np.diff(fed)
+    assert ((steps > 500) & (steps <= MAX_GAP_S * 1000)).sum() == 1 and (steps > MAX_GAP_S * 1000).sum() == 1
+    n = len(fed)
+    rec = Recording(
+        user=np.zeros(n, np.int64),
+        activity=np.zeros(n, np.int64),
+        labels=["a"],
+        t_ns=fed * 1_000_000,
+        xyz=np.zeros((n, 3), np.float32),
+    )
+    seg_start = segment_starts(rec)
+    starts = window_starts(seg_start, np.diff(np.append(seg_start, n)), WINDOW, HOP)
+    window_ends = fed[starts + WINDOW - 1]
+    assert len(invokes) == len(window_ends), (invokes, window_ends.tolist())
+    for invoked, end in zip(invokes, window_ends, strict=True):
+        assert end <= invoked < end + 10  # loop() runs the model as soon as it drains the window's last sample
+    lines = result.stdout.replace("\r\n", "\n").splitlines()
+    assert [parse_line(line)["missed"] for line in tags(lines, protocol.PRED)][-1] == 12 + 30

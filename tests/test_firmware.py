@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import pytest
 
@@ -34,6 +35,7 @@ from edgekit.firmware import (
     model_to_board_axes,
     plan_arena,
     reference_int8_windows,
+    render_capture_sketch,
     resolver_ops,
     sketch_fit,
 )
@@ -300,6 +302,50 @@ def test_generated_numbers_come_from_contract_model_and_board(sketch: Path, test
     manifest = json.loads((sketch / SKETCH_MANIFEST).read_text())
     assert manifest["model"]["sha256"] == digest and manifest["fit"]["fits"] is True
     assert manifest["files"]["edgekit_config.h"] == __import__("hashlib").sha256(config.encode()).hexdigest()
+
+
+def _function(source: str, name: str) -> str:
+    """The body of C++ function ``name`` in ``source`` (up to the first closing brace at column 0)."""
+    start = source.index(f"void {name}(")
+    return source[start : source.index("\n}\n", start)]
+
+
+def test_serial_lines_print_protocols_fields_in_its_order(test_model, tmp_path: Path, monkeypatch):
+    """The firmware's Serial.print chains are rendered from edgekit.protocol, so both ends share one order."""
+    from edgekit import protocol
+
+    pred = protocol.FIELDS[protocol.PRED]
+    monkeypatch.setitem(protocol.FIELDS, protocol.PRED, tuple(reversed(pred)))
+    monkeypatch.setattr(protocol, "ERROR_REPEAT_S", 7)
+    sketch = generate_firmware(test_model.tflite, test_model.contract, "nano33", tmp_path / "reversed")
+    body = _function((sketch / "edgekit_app.cpp").read_text(), "print_pred")
+    order = [
+        body.index(expr) for expr in ("g_queue.missed()", "long>(inference_ms)", "p.confidence, 3", "kLabels[", "g_seq")
+    ]
+    assert order == sorted(order), body
+    assert "constexpr uint32_t kErrorRepeatMs = 7000;" in (sketch / "edgekit_config.h").read_text()
+    assert "repeated every 7 s" in (sketch / "README.md").read_text()
+    capture = render_capture_sketch(load_board("nano33"), tmp_path / "capture")
+    assert "constexpr uint32_t kErrorRepeatMs = 7000;" in (capture / "edgekit_capture.ino").read_text()
+    monkeypatch.setitem(protocol.FIELDS, protocol.PRED, (*pred, "battery"))  # a field the firmware cannot print
+    with pytest.raises(jinja2.UndefinedError, match="battery"):
+        generate_firmware(test_model.tflite, test_model.contract, "nano33", tmp_path / "extra")
+
+
+def test_sketch_and_capture_sketch_share_the_board_context(sketch: Path, tmp_path: Path):
+    """One context builder: the same axis map and exact float32 factor in both sketches' PipelineConfig."""
+    capture = (render_capture_sketch(load_board("nano33"), tmp_path) / "edgekit_capture.ino").read_text()
+    config = (sketch / "edgekit_config.h").read_text()
+    for line in ("    9.80665f,  // units_to_ms2", "{1, true},", "{0, false},", "{2, false},"):
+        assert line in capture and line in config
+
+
+def test_sketch_comments_say_nothing_model_specific(sketch: Path):
+    """The sketch serves any model: no figure of the seed model (its 0.3 s inference) in its text."""
+    for name in ("edgekit_app.cpp", "edgekit_config.h", "README.md"):
+        text = (sketch / name).read_text()
+        assert "0.3 s" not in text and "seed" not in text and "64 MHz" not in text, name
+    assert "32 x 50 ms = 1.6 s" in (sketch / "edgekit_config.h").read_text()
 
 
 def test_generation_is_deterministic_and_replaces_its_own_sketch(test_model, selftest, tmp_path: Path):

@@ -67,16 +67,17 @@ def test_recovery_never_takes_a_sibling_runs_leftovers(tmp_path: Path) -> None:
 
 def test_sketch_recovery_never_takes_another_sketchs_leftovers(tmp_path: Path) -> None:
     """The sketch folders in firmware/ use the same mechanism (prefix + fixed-length suffix)."""
-    from edgekit.firmware import SKETCH_KIND, SKETCH_MANIFEST, _recover_stale
+    from edgekit.firmware import SKETCH_KIND, SKETCH_MANIFEST
+    from edgekit.firmware.sketch_io import recover_stale
 
     other = tmp_path / ".har.old-b.old-x1y2z3w4"  # sketch 'har.old-b' killed mid-swap
     other.mkdir()
     (other / SKETCH_MANIFEST).write_text(json.dumps({"kind": SKETCH_KIND}))
     other_stage = tmp_path / ".har.stage-b.stage-q1w2e3r4"
     other_stage.mkdir()
-    _recover_stale(tmp_path, "har")
+    recover_stale(tmp_path, "har")
     assert other.is_dir() and other_stage.is_dir() and not (tmp_path / "har").exists()
-    _recover_stale(tmp_path, "har.old-b")
+    recover_stale(tmp_path, "har.old-b")
     assert (tmp_path / "har.old-b" / SKETCH_MANIFEST).is_file() and not other.exists()
 
 
@@ -172,12 +173,12 @@ def test_a_symlink_to_a_file_is_refused_before_any_work(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
 def test_run_folders_and_files_honour_the_umask(tmp_path: Path, mask: int) -> None:
-    from edgekit.firmware import _write_sketch
+    from edgekit.firmware.sketch_io import write_sketch
 
     old = os.umask(mask)
     try:
         write_run(tmp_path / "run", note="run")
-        sketch = _write_sketch(tmp_path / "run" / "firmware", "har", {"har.ino": b"void setup() {}\n"})
+        sketch = write_sketch(tmp_path / "run" / "firmware", "har", {"har.ino": b"void setup() {}\n"})
     finally:
         os.umask(old)
     for folder in (tmp_path / "run", sketch):

@@ -248,7 +248,7 @@ def capture_cmd(
 
 
 def _flash_capture_sketch(board: Board, tool: str, port: str, axis_map: str | None) -> None:
-    from ..capture_sketch import render_capture_sketch
+    from ..firmware.capture import render_capture_sketch
 
     with tempfile.TemporaryDirectory(prefix="edgekit-capture-") as tmp:
         _flash_sketch(render_capture_sketch(board, Path(tmp), axis_map=axis_map), tool, port, board)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import HOP, MAX_GAP_S, RATE_HZ, WINDOW
 from ..errors import EdgekitError
 from .types import Recording, SkipReport, Windows
 from .windows import check_rate, window_recording
@@ -51,11 +52,11 @@ def load_recording(data: str | Path | None, seed: int = 0, option: str = "--data
 
 def load_windows(
     data: str | Path | None,
-    window: int = 80,
-    hop: int = 40,
-    max_gap_s: float = 1.0,
+    window: int = WINDOW,
+    hop: int = HOP,
+    max_gap_s: float = MAX_GAP_S,
     seed: int = 0,
-    rate_hz: float = 20.0,
+    rate_hz: float = RATE_HZ,
 ) -> tuple[Windows, dict[str, Any]]:
     """Windows and their source description for any supported ``--data``.
 

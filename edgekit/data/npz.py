@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract import HOP, WINDOW
 from ..errors import EdgekitError
 from .types import Windows
 from .windows import rewindow
@@ -28,7 +29,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _DAMAGED = (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, KeyError)
 
 
-def read_npz(path: Path, window: int = 80, hop: int = 40) -> Windows:
+def read_npz(path: Path, window: int = WINDOW, hop: int = HOP) -> Windows:
     """Load, validate and re-window a pre-windowed file to the model's window and hop."""
     path = Path(path)
     arrays = _load(path)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Contract
+from ..contract import RATE_HZ, Contract
 from ..errors import EdgekitError
 from .types import Windows
 
@@ -197,7 +197,7 @@ def prepare_from_manifest(manifest: dict[str, Any], loader: Any) -> Prepared:
     data, config = manifest["data"], manifest["config"]
     spec = data.get("spec")
     windows, source = loader(
-        spec, config["window"], config["hop"], config["max_gap_s"], manifest["seed"], config.get("rate_hz", 20.0)
+        spec, config["window"], config["hop"], config["max_gap_s"], manifest["seed"], config.get("rate_hz", RATE_HZ)
     )
     if source["sha256"] != data["sha256"]:
         raise EdgekitError(

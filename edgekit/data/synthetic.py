@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import STANDARD_GRAVITY
+from ..contract import LABELS, RATE_HZ, STANDARD_GRAVITY
 from .types import Recording
 
-CLASSES = ["Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking"]
-RATE_HZ = 20.0
+CLASSES = list(LABELS)
 
 # activity -> (step Hz, amplitude m/s^2, gravity direction (x, y, z), noise m/s^2)
 _PROFILE = {

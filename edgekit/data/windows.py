@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..contract import HOP, MAX_GAP_S, WINDOW
 from ..errors import EdgekitError
 from .types import Recording, Windows
 
@@ -20,7 +21,7 @@ RATE_TOLERANCE = 0.1  # phones jitter by a few %, a wrong rate or unit is off by
 _UNITS = (("milliseconds", 1e6), ("microseconds", 1e3))  # unit -> ns per unit
 
 
-def segment_starts(rec: Recording, max_gap_s: float = 1.0) -> np.ndarray:
+def segment_starts(rec: Recording, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
     """Indices where a new contiguous run begins (user, activity or time continuity breaks)."""
     n = len(rec)
     if n == 0:
@@ -39,7 +40,7 @@ def window_starts(seg_start: np.ndarray, seg_len: np.ndarray, window: int, hop: 
     return np.repeat(seg_start, per_segment) + k * hop
 
 
-def window_recording(rec: Recording, window: int = 80, hop: int = 40, max_gap_s: float = 1.0) -> Windows:
+def window_recording(rec: Recording, window: int = WINDOW, hop: int = HOP, max_gap_s: float = MAX_GAP_S) -> Windows:
     """Windows of ``window`` samples every ``hop`` samples, labelled by their (single) activity."""
     if window < 1 or hop < 1:
         raise EdgekitError(f"--window {window} / --hop {hop}: both must be positive")

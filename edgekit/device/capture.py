@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import protocol
+from ..contract import RATE_HZ
 from ..errors import EdgekitError
 from .link import CMD_CAPTURE, CMD_PREDICT, OPEN_WAIT_S, Event, Link, Opener, PortLost, open_serial
 
@@ -33,7 +34,7 @@ class CaptureSummary:
     resets: int = 0
     garbage: int = 0
     reconnects: int = 0
-    rate_hz: float = 20.0
+    rate_hz: float = RATE_HZ
     seconds: float = 0.0
     interrupted: bool = False
     lost: str | None = None  # why the port was lost for good, if it was
@@ -114,7 +115,7 @@ def capture(
     out_path: Path,
     seconds: float | None = None,
     baud: int = protocol.BAUD,
-    rate_hz: float = 20.0,
+    rate_hz: float = RATE_HZ,
     first_sample_timeout_s: float = 10.0,
     reconnect_s: float = 10.0,
     opener: Opener = open_serial,

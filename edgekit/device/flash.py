@@ -29,6 +29,7 @@ from .. import progress
 from ..artifacts import FIRMWARE_DIR, MANIFEST
 from ..boards import Board
 from ..errors import EdgekitError
+from ..sketch_folder import SKETCH_MANIFEST, sketch_edits
 from .ports import AmbiguousPort, check_port
 
 ARDUINO_CLI = "arduino-cli"
@@ -165,8 +166,6 @@ def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None)
 
 def sketch_board(sketch: Path) -> str | None:
     """The board a sketch folder was generated for (its edgekit_sketch.json), or None if it does not say."""
-    from ..firmware import SKETCH_MANIFEST
-
     try:
         board = json.loads((Path(sketch) / SKETCH_MANIFEST).read_text(encoding="utf-8")).get("board")
     except (OSError, ValueError, AttributeError):
@@ -196,8 +195,6 @@ def stale_sketch(run: Path, sketch: Path) -> str | None:
     from the old one: flashing it would put a model on the board that the run's parity report is not
     about, and 'edgekit verify' would only notice afterwards.
     """
-    from ..firmware import SKETCH_MANIFEST
-
     try:
         run_sha = json.loads((run / MANIFEST).read_text(encoding="utf-8"))["contract"]["quant"]["tflite_sha256"]
         sketch_sha = json.loads((sketch / SKETCH_MANIFEST).read_text(encoding="utf-8"))["model"]["sha256"]
@@ -302,8 +299,6 @@ def edit_warning(sketch: Path) -> str | None:
     edits may be deliberate. But it must not happen silently, because desktop parity and the on-board
     self-test only vouch for the files edgekit generated.
     """
-    from ..firmware import sketch_edits
-
     edited = sketch_edits(Path(sketch))
     if not edited:
         return None

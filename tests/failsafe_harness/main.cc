@@ -3,7 +3,9 @@
 // never predicting) and that the fault-free run does predict.
 //
 // usage: failsafe_harness <fault> <run_ms>
-//   fault: ok | imu | schema | op | alloc | input-type | output-shape | quant | thread | invoke
+//   fault: ok | imu | schema | op | alloc | input-type | output-shape | quant | thread | invoke | gap
+//   (gap is no start-up fault: the IMU fails to read during a short and a long gap in the samples, and
+//   every sample taken and every Invoke() after start-up is logged on stderr as "S <ms>" / "I <ms>")
 //   run_ms: simulated milliseconds to run loop() for
 //
 // The generated edgekit_app.cpp and edgekit_model.cpp are compiled against the declaration stubs in
@@ -39,7 +41,7 @@ LSM9DS1Class IMU_LSM9DS1;
 
 namespace {
 
-enum Fault { kOk, kImu, kSchema, kOp, kAlloc, kInputType, kOutputShape, kQuant, kThread, kInvoke };
+enum Fault { kOk, kImu, kSchema, kOp, kAlloc, kInputType, kOutputShape, kQuant, kThread, kInvoke, kGap };
 
 struct FaultName {
   const char* name;
@@ -49,8 +51,19 @@ struct FaultName {
 constexpr FaultName kFaults[] = {
     {"ok", kOk},         {"imu", kImu},     {"schema", kSchema}, {"op", kOp},          {"alloc", kAlloc},
     {"input-type", kInputType}, {"output-shape", kOutputShape}, {"quant", kQuant}, {"thread", kThread},
-    {"invoke", kInvoke},
+    {"invoke", kInvoke}, {"gap", kGap},
 };
+// kGap: [from, to) simulated ms in which every IMU read fails, one gap under the desktop's 1 s and one over.
+constexpr uint32_t kGaps[][2] = {{13000, 13600}, {20000, 21500}};
+
+bool in_gap(uint32_t now) {
+  for (const auto& gap : kGaps) {
+    if (now >= gap[0] && now < gap[1]) {
+      return true;
+    }
+  }
+  return false;
+}
 
 Fault g_fault = kOk;
 std::atomic<uint32_t> g_now_ms{0};
@@ -147,6 +160,14 @@ int LSM9DS1Class::readAcceleration(float& x, float& y, float& z) {
   x = 1.0f;
   y = 0.0f;
   z = 0.0f;
+  if (g_fault != kGap) {
+    return 1;
+  }
+  const uint32_t now = g_now_ms.load();
+  if (in_gap(now)) {
+    return 0;
+  }
+  fprintf(stderr, "S %u\n", now);
   return 1;
 }
 float LSM9DS1Class::accelerationSampleRate() { return 119.0f; }
@@ -228,6 +249,9 @@ TfLiteStatus MicroInterpreter::Invoke() {
   if (g_fault == kInvoke) {
     return kTfLiteError;
   }
+  if (g_fault == kGap && g_sampler_running.load()) {  // after start-up: the self-test's calls are not logged
+    fprintf(stderr, "I %u\n", g_now_ms.load());
+  }
   const int32_t zero_point = edgekit_config::kPipeline.output_zero_point;
   for (size_t i = 0; i < edgekit_config::kNumClasses; ++i) {
     const int32_t score = zero_point + (i == 0 ? 100 : 1);
@@ -247,7 +271,7 @@ size_t MicroInterpreter::arena_used_bytes() const { return edgekit_config::kAren
 
 int main(int argc, char** argv) {
   if (argc != 3 || !parse_fault(argv[1])) {
-    fprintf(stderr, "usage: %s <ok|imu|schema|op|alloc|input-type|output-shape|quant|thread|invoke> <run_ms>\n",
+    fprintf(stderr, "usage: %s <ok|imu|schema|op|alloc|input-type|output-shape|quant|thread|invoke|gap> <run_ms>\n",
             argv[0]);
     return 2;
   }

@@ -33,3 +33,26 @@ class SerialStub {
   size_t print(double value, int digits = 2);
 };
 extern SerialStub Serial;
+
+// What the IMU libraries' own sources use beyond edgekit_app.cpp (bench/sampler_stack.py compiles them).
+#include <math.h>
+#include <string.h>
+#define MSBFIRST 1
+template <class T>
+T min(T a, T b) {
+  return b < a ? b : a;
+}
+void delayMicroseconds(unsigned int us);
+class String {
+ public:
+  String(const char* text = "");
+  String(int value);
+  friend String operator+(const char* left, const String& right);
+  friend String operator+(const String& left, const char* right);
+};
+class Stream {
+ public:
+  size_t print(const String& text);
+  size_t println(const String& text);
+  size_t println(const char text[]);
+};
