@@ -37,6 +37,7 @@ def weighted_f1(confusion: list[list[int]]) -> float:
 def bench_model(name: str, data: Path, work: Path, board: str, seed: int, reuse: bool) -> dict[str, Any]:
     """Train, quantize, check parity and profile one architecture; returns the table's numbers."""
     from edgekit import artifacts
+    from edgekit.boards import load_board
     from edgekit.parity import run_parity
     from edgekit.profile import profile_run
     from edgekit.quantize import quantize_run
@@ -48,7 +49,7 @@ def bench_model(name: str, data: Path, work: Path, board: str, seed: int, reuse:
         train_run(data, run, TrainConfig(model=name), seed=seed, force=True)
     quantize_run(run)
     parity = run_parity(run, max_drop_pp=0.5, require_bit_exact=True, layer_windows=0, enforce=False)
-    prof = profile_run(run, board=board)
+    prof = profile_run(run, board=load_board(board))
     manifest = artifacts.load_manifest(run)
     metrics = artifacts.read_json(run / artifacts.METRICS)
     training = manifest["training"]

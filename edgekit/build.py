@@ -18,11 +18,23 @@ from typing import Any
 import numpy as np
 
 from . import artifacts, progress
+from . import profile as profiling
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .boards import Board, fit_check, load_board, parse_axis_map
 from .contract import N_CLASSES, RATE_HZ, Contract, check_labels
 from .data import check_source
 from .errors import EdgekitError, GateFailed
+from .firmware import generate_firmware
+from .profile import Footprint, board_arena, emulated_core, sketch_footprint
+from .records import (
+    ArenaMeasured,
+    BoardRungSummary,
+    BuildSummary,
+    Calibration,
+    ParityReport,
+    ProfileResult,
+)
+from .run import Run, board_file
 from .train import TrainConfig, cache_key, train_into
 from .wording import ms_range, plural, windows_differ
 
@@ -54,14 +66,21 @@ def reuse_training(out: Path, stage: Path, data: str | Path | None, config: Trai
     if not artifacts.is_edgekit_dir(out) or not (out / MODEL_KERAS).is_file():
         return False
     digest = data_sha256(data, seed)
-    old = artifacts.load_manifest(out)
-    if digest is None or old.get("cache_key") != cache_key({"sha256": digest}, config, seed):
+    old = Run(out)
+    if digest is None or old.manifest.other.get("cache_key") != cache_key({"sha256": digest}, config, seed):
         return False
     for name in (MODEL_KERAS, METRICS, HISTORY):
         shutil.copy2(out / name, stage / name)
-    manifest = {k: v for k, v in old.items() if k not in ("quantize", "build", "parity")}
-    manifest["contract"] = {k: v for k, v in old["contract"].items() if k != "quant"} | {"quant": None}
-    manifest["training"] = dict(old["training"], reused_from=str(out))
+    training = old.manifest.training
+    reused = replace(
+        old.manifest,
+        contract=replace(old.contract, quant=None),  # the stages after training are redone
+        training=replace(training, reused_from=str(out)) if training is not None else None,
+        quantize=None,
+        build=None,
+        other={k: v for k, v in old.manifest.other.items() if k != "parity"},
+    )
+    manifest = reused.to_dict()
     artifacts.write_json_atomic(stage / MANIFEST, manifest)
     progress.note(f"reusing the model trained in {out} (same data, config and seed)")
     return True
@@ -69,7 +88,7 @@ def reuse_training(out: Path, stage: Path, data: str | Path | None, config: Trai
 
 def firmware_contract(
     contract: Contract, norm_from: Path | None, probe: bool = False
-) -> tuple[Contract, dict[str, Any] | None]:
+) -> tuple[Contract, Calibration | None]:
     """The contract in m/s^2 the board applies (``probe``: only check that it can be made, before training).
 
     Pre-normalised training data (per-subject z-scores) carries no physical statistics, so the
@@ -107,13 +126,9 @@ def firmware_contract(
         clip_low=low,
         clip_high=high,
     )
-    calibration = {
-        "path": source["path"],
-        "sha256": source["sha256"],
-        "records": source["records"],
-        "mean": derived.mean,
-        "std": derived.std,
-    }
+    calibration = Calibration(
+        path=source["path"], sha256=source["sha256"], records=source["records"], mean=derived.mean, std=derived.std
+    )
     return derived, calibration
 
 
@@ -147,18 +162,17 @@ def golden_indices(n_test: int, count: int) -> np.ndarray:
     return np.linspace(0, n_test - 1, num=min(count, n_test)).round().astype(int)
 
 
-def selftest_windows(stage: Path, contract: Contract, tflite: bytes, count: int, board_runtime: Any = None):
+def selftest_windows(run: Run, contract: Contract, tflite: bytes, count: int, board_runtime: Any = None) -> Any:
     """K held-out windows (evenly spread) and the outputs the board must reproduce at boot.
 
     The expected outputs come from the board's own runtime on the emulated core when it ran here
     (``board_runtime``, an :class:`edgekit.runtime.harness.BoardRuntime`), else from the desktop TFLM,
     which the board-runtime rungs check against the same windows whenever they can run.
     """
-    from .data.prepare import prepare_run
     from .firmware import make_selftest
     from .runtimes import quantize_input
 
-    prepared = prepare_run(stage)
+    prepared = run.prepared()
     pick = golden_indices(len(prepared.y_test), count)
     q = contract.quant
     assert q is not None
@@ -167,28 +181,30 @@ def selftest_windows(stage: Path, contract: Contract, tflite: bytes, count: int,
     return make_selftest(tflite, inputs, expected)
 
 
-def _board_plan(board: Board, stage: Path, selftest: int, windows: int, runtime_src: Path | None):
-    from .data.prepare import prepare_run
+def _board_plan(board: Board, run: Run, selftest: int, windows: int, runtime_src: Path | None) -> Any:
     from .runtime.rungs import BoardRungPlan
 
     assert board.tflm is not None
-    emulated = board.tflm.emulator if board.tflm.emulator != "none" else "cortex-m4"
-    n_test = len(prepare_run(stage).y_test) if selftest else 0
+    n_test = len(run.prepared().y_test) if selftest else 0
     golden = tuple(int(i) for i in golden_indices(n_test, selftest))
     return BoardRungPlan(
-        emulated=emulated, windows=windows, golden=golden, runtime_src=runtime_src, hot_kernels=board.tflm.hot_kernels
+        emulated=emulated_core(board),
+        windows=windows,
+        golden=golden,
+        runtime_src=runtime_src,
+        hot_kernels=board.tflm.hot_kernels,
     )
 
 
-def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
+def _emulated_runtime(report: ParityReport, plan: Any, tflite: bytes) -> Any:
     """The emulated board's runtime the parity rung ran (from the build cache), or None if it did not run."""
     from .runtime.harness import BoardRuntime, model_interface, model_sources, op_methods
     from .runtime.sources import locate_sources
     from .runtime.toolchain import TARGETS
     from .runtimes import inspect_tflite
 
-    rung = report.get("board", {}).get("rungs", {}).get(plan.emulated, {})
-    if rung.get("status") != "ran":
+    rung = report.board.rungs.get(plan.emulated)
+    if rung is None or not rung.ran:
         return None
     model = model_sources(
         tflite,
@@ -200,8 +216,13 @@ def _emulated_runtime(report: dict[str, Any], plan: Any, tflite: bytes) -> Any:
     return BoardRuntime(model, TARGETS[plan.emulated])
 
 
+def resolve_board(board: Board | str | Path) -> Board:
+    """The one place ``build`` turns ``--board`` (a shipped board's name or a board file's path) into a Board."""
+    return board if isinstance(board, Board) else load_board(board)
+
+
 def build_run(
-    board_name: str,
+    board: Board | str | Path,
     data: str | Path | None,
     out: Path,
     config: TrainConfig | None = None,
@@ -217,11 +238,12 @@ def build_run(
     runtime_src: Path | None = None,
     board_windows: int = 512,
     require_board_runtime: bool = False,
-) -> dict[str, Any]:
-    """Run every stage into a staged folder and return the build summary."""
-    from .firmware import generate_firmware
-    from .parity import check_gates, run_parity
-    from .profile import profile_run
+) -> BuildSummary:
+    """Run every stage into a staged folder and return the build summary.
+
+    ``board`` is resolved once (a name or a board file) and that one Board goes to every stage; the run
+    folder is opened once as a :class:`Run`, so the data is read once however many stages need windows.
+    """
     from .quantize import load_quantized, quantize_run
     from .report import write_report
 
@@ -233,7 +255,7 @@ def build_run(
     if representative < 1:
         raise EdgekitError(f"--representative {representative}: must be at least 1")
     _check_norm_source(data, norm_from)
-    board = load_board(board_name)
+    board = resolve_board(board)
     if axis_map is not None:
         parse_axis_map(axis_map)
     if selftest < 0:
@@ -249,28 +271,14 @@ def build_run(
         artifacts.mark_stage_owner(stage)
         if not reuse_training(out, stage, data, config, seed):
             train_into(stage, data, config, seed, check_windows=_firmware_labels(data))
-        trained = Contract.from_dict(artifacts.load_manifest(stage)["contract"])
-        fw_contract, calibration = firmware_contract(trained, norm_from)
-        quantize_run(stage, representative=representative, seed=seed)
+        run = Run(stage, board)
+        fw_contract, calibration = firmware_contract(run.contract, norm_from)
+        quantize_run(run, representative=representative, seed=seed)
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)
-        plan = _board_plan(board, stage, selftest, board_windows, runtime_src)
-        report = run_parity(
-            stage,
-            max_drop_pp,
-            require_bit_exact,
-            max_int8_step=max_int8_step,
-            enforce=False,
-            html=False,
-            board=plan,
-            require_board_runtime=require_board_runtime,
-        )
-        if not report["passed"]:
-            write_report(stage)  # the kept copy is read by a person: give it its page
-            kept = _keep_failed(stage, out, failed)
-            check_gates(report, str(kept / artifacts.PARITY_JSON))
-        emulated = _emulated_runtime(report, plan, tflite)
-        tests = selftest_windows(stage, contract, tflite, selftest, emulated) if selftest else None
+        plan = _board_plan(board, run, selftest, board_windows, runtime_src)
+        report = _parity(run, plan, out, failed, max_drop_pp, require_bit_exact, max_int8_step, require_board_runtime)
+        tests = _selftest(run, contract, tflite, selftest, report, plan)
         with progress.step("generating firmware"):
             sketch = generate_firmware(
                 tflite,
@@ -281,22 +289,61 @@ def build_run(
                 axis_map=axis_map,
                 selftest=tests,
                 runtime_src=runtime_src,
-                board_arena=_board_arena(report, plan),
+                board_arena=board_arena(_rungs(report), board),
                 model=config.model,
             )
-        summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests, _board_arena(report, plan))
-        summary["calibration"] = calibration
         with progress.step("estimating the latency on the board (edgekit profile)"):
-            profile = profile_run(stage, board.name)
+            profile = profiling.profile_run(run, board, selftest_windows=len(tests) if tests is not None else 0)
         if isinstance(profile.get("run"), dict):  # the stage's temporary name would be stale once swapped in
             profile["run"]["dir"] = str(out)
-        summary["estimate"] = _latency(profile)
-        summary["measured"] = _measured(profile)
-        artifacts.update_manifest(stage, build=summary, profile=profile)
+        typed = ProfileResult.from_dict(profile)
+        summary = _summary(stage, out, board, report, tflite, fw_contract, sketch, tests, calibration, typed)
+        artifacts.update_manifest(stage, build=summary.to_dict(), profile=profile)
         write_report(stage)  # announces itself: a step around it printed every line twice
         (stage / ".pid").unlink(missing_ok=True)
     _drop_stale_failed(failed, stale_failed)
     return summary
+
+
+def _parity(
+    run: Run,
+    plan: Any,
+    out: Path,
+    failed: Path,
+    max_drop_pp: float,
+    require_bit_exact: bool,
+    max_int8_step: int,
+    require_board_runtime: bool,
+) -> ParityReport:
+    """The parity ladder on the stage; a failing gate keeps the stage as ``<out>.failed`` and raises."""
+    from .parity import check_gates, run_parity
+    from .report import write_report
+
+    report = run_parity(
+        run,
+        max_drop_pp,
+        require_bit_exact,
+        max_int8_step=max_int8_step,
+        enforce=False,
+        board=plan,
+        require_board_runtime=require_board_runtime,
+    )
+    if not report["passed"]:
+        write_report(run.path)  # the kept copy is read by a person: give it its page
+        kept = _keep_failed(run.path, out, failed)
+        check_gates(report, str(kept / artifacts.PARITY_JSON))
+    return ParityReport.from_dict(report, str(run.path / artifacts.PARITY_JSON))
+
+
+def _rungs(report: ParityReport) -> dict[str, Any]:
+    return {name: rung.to_dict() for name, rung in report.board.rungs.items()}
+
+
+def _selftest(run: Run, contract: Contract, tflite: bytes, count: int, report: ParityReport, plan: Any) -> Any:
+    """The self-test windows the sketch embeds (None without ``--selftest``)."""
+    if not count:
+        return None
+    return selftest_windows(run, contract, tflite, count, _emulated_runtime(report, plan, tflite))
 
 
 def _folder_identity(path: Path) -> tuple[int, int] | None:
@@ -320,16 +367,6 @@ def _drop_stale_failed(failed: Path, seen: tuple[int, int] | None) -> None:
         progress.note(f"kept {failed} (the last failed run): it holds files edgekit did not write")
         return
     shutil.rmtree(failed, ignore_errors=True)
-
-
-def _board_arena(report: dict[str, Any], plan: Any) -> Any:
-    """arena_used_bytes of the board's runtime on the emulated core, when that rung ran."""
-    from .firmware import BoardArena
-
-    rung = report.get("board", {}).get("rungs", {}).get(plan.emulated, {})
-    if rung.get("status") != "ran":
-        return None
-    return BoardArena(int(rung["arena_used_bytes"]), f"{rung['title']} (arena_used_bytes)")
 
 
 def _keep_failed(stage: Path, out: Path, failed: Path) -> Path:
@@ -357,127 +394,101 @@ def _summary(
     stage: Path,
     out: Path,
     board: Board,
-    report: dict[str, Any],
+    report: ParityReport,
     tflite: bytes,
     contract: Contract,
     sketch: Path,
     tests: Any,
-    board_arena: Any,
-) -> dict[str, Any]:
-    from .firmware import plan_arena, sketch_fit
-
-    q = contract.quant
-    assert q is not None
-    arena = plan_arena(tflite, q.arena_bytes, board_arena)
-    fit = sketch_fit(tflite, contract, board, tests, arena)
-    rungs, pairs = report["rungs"], report["pairs"]
-    return {
-        "board": board.name,
-        "fqbn": board.fqbn,
-        "float_accuracy": rungs["float"]["accuracy"],
-        "litert_accuracy": rungs["litert"]["accuracy"],
-        "tflm_accuracy": rungs["tflm"]["accuracy"],
-        "accuracy_drop_pp": report["gates"]["accuracy_drop_pp"]["value"],
-        "agreement_float_tflm": pairs["float->tflm"]["top1_agreement"],
-        "int8_windows_differ": pairs["litert->tflm"]["int8_windows_differ"],
-        "int8_max_step_diff": pairs["litert->tflm"]["int8_max_step_diff"],
-        "model_bytes": len(tflite),
-        "arena_bytes": arena.total,
-        "arena_measured": {"bytes": arena.measured, "source": arena.measured_source},
-        "board_runtime": {
-            name: {
-                k: rung.get(k)
-                for k in (
-                    "title",
-                    "status",
-                    "reason",
-                    "windows",
-                    "windows_differ",
-                    "max_step",
-                    "arena_used_bytes",
-                    "instructions",
-                )
-            }
-            for name, rung in (report.get("board") or {}).get("rungs", {}).items()
-        },
-        "fit": fit.to_dict(),
-        "fit_summary": fit.summary(),
-        "sketch": str(out / sketch.relative_to(stage)),
-        "selftest_windows": 0 if tests is None else int(len(tests.inputs)),
-    }
-
-
-def _latency(profile: dict[str, Any]) -> dict[str, Any] | None:
-    """The profile's on-board time range, kept in the build summary (None without a cost model)."""
-    est = profile.get("estimate") or {}
-    if not est.get("available"):
-        return None
-    return {
-        "ms": [round(1000 * s, 1) for s in est["seconds"]],
-        "seconds": list(est["seconds"]),
-        "duty_cycle": est["duty_cycle"],
-        "instructions": est["instructions"],
-        "kernels": est["kernels"],
-    }
-
-
-def _measured(profile: dict[str, Any]) -> dict[str, Any] | None:
-    """Instructions per inference measured on the emulated core, and the time range they imply."""
-    m = profile.get("measured") or {}
-    if not m.get("available"):
-        return None
-    return {
-        "instructions": m["instructions"],
-        "ms": [round(1000 * s, 1) for s in m["seconds"]],
-        "seconds": list(m["seconds"]),
-        "duty_cycle": m["duty_cycle"],
-        "source": m["source"],
-    }
-
-
-def _rung_line(rung: dict[str, Any]) -> str:
-    if rung["status"] != "ran":
-        return f"{rung['title']}: NOT RUN ({rung['reason']})"
-    return f"{rung['title']}: {windows_differ(rung['windows_differ'], rung['windows'])} from desktop TFLM" + (
-        f", {rung['instructions']['mean'] / 1e6:.2f} M instructions per inference" if rung.get("instructions") else ""
+    calibration: Calibration | None,
+    profile: ProfileResult,
+) -> BuildSummary:
+    """The build summary, its footprint computed by the function ``edgekit profile`` uses too."""
+    selftest = 0 if tests is None else int(len(tests.inputs))
+    fit, arena = sketch_footprint(tflite, contract, board, Footprint(selftest, _rungs(report)))
+    rungs, pairs = report.rungs, report.pairs
+    assert report.gates is not None
+    return BuildSummary(
+        board=board.name,
+        fqbn=board.fqbn,
+        float_accuracy=rungs["float"].accuracy,
+        litert_accuracy=rungs["litert"].accuracy,
+        tflm_accuracy=rungs["tflm"].accuracy,
+        accuracy_drop_pp=report.gates["accuracy_drop_pp"].value,
+        agreement_float_tflm=pairs["float->tflm"].top1_agreement,
+        int8_windows_differ=int(report.runtime_pair.int8_windows_differ or 0),
+        int8_max_step_diff=int(report.runtime_pair.int8_max_step_diff or 0),
+        model_bytes=len(tflite),
+        arena_bytes=arena.total,
+        arena_measured=ArenaMeasured(arena.measured, arena.measured_source),
+        board_runtime={name: rung.summary() for name, rung in report.board.rungs.items()},
+        fit=fit.to_dict(),
+        fit_summary=fit.summary(),
+        sketch=str(out / sketch.relative_to(stage)),
+        selftest_windows=selftest,
+        calibration=calibration,
+        estimate=profile.estimate.latency() if profile.estimate else None,
+        measured=profile.measured.latency() if profile.measured else None,
+        board_file=board_file(board),
     )
 
 
-def _ms_range(latency: dict[str, Any]) -> str:
-    """The summary's time range, from the profile's seconds (a manifest from before they were kept: its ms)."""
-    return ms_range(latency.get("seconds") or [ms / 1000 for ms in latency["ms"]])
+def _rung_line(rung: BoardRungSummary) -> str:
+    if not rung.ran:
+        return f"{rung.title}: NOT RUN ({rung.reason})"
+    return f"{rung.title}: {windows_differ(rung.windows_differ or 0, rung.windows)} from desktop TFLM" + (
+        f", {rung.instructions['mean'] / 1e6:.2f} M instructions per inference" if rung.instructions else ""
+    )
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def _latency_line(summary: BuildSummary) -> list[str]:
+    """The latency line: measured on the emulated core when it ran, else the cost model's estimate."""
+    if (m := summary.measured) is not None:
+        return [
+            f"latency          {ms_range(m.range_seconds())} ms per inference on the board (measured "
+            f"{m.instructions / 1e6:.2f} M instructions x CPI range), "
+            f"{100 * m.duty_cycle[1]:.0f} % of the hop at most"
+        ]
+    if (est := summary.estimate) is not None:
+        return [
+            f"latency          {ms_range(est.range_seconds())} ms per inference on the board (cost-model "
+            f"estimate, not measured: {est.kernels} kernels), "
+            f"{100 * est.duty_cycle[1]:.0f} % of the hop at most"
+        ]
+    return []
+
+
+def _extras_lines(summary: BuildSummary) -> list[str]:
+    """What the board was given besides the model: --norm-from statistics and the embedded self-test."""
+    lines = []
+    if (cal := summary.calibration) is not None:
+        mean = ", ".join(f"{v:.3f}" for v in cal.mean)
+        std = ", ".join(f"{v:.3f}" for v in cal.std)
+        lines.append(f"normalisation    mean ({mean}), std ({std}) m/s^2 per axis, from --norm-from {cal.path}")
+    if summary.selftest_windows:
+        lines.append(
+            f"self-test        {plural(summary.selftest_windows, 'held-out window')} embedded; "
+            "the board checks its outputs at boot (EK,SELFTEST)"
+        )
+    return lines
+
+
+def format_summary(summary: BuildSummary) -> str:
     """The lines ``edgekit build`` ends with."""
     return "\n".join(
         [
-            f"float accuracy   {summary['float_accuracy']:.4f}",
-            f"int8 accuracy    {summary['tflm_accuracy']:.4f} (TFLM), {summary['litert_accuracy']:.4f} (LiteRT); "
-            f"drop {summary['accuracy_drop_pp']:.2f} pp",
-            f"agreement        {summary['agreement_float_tflm']:.4f} float vs TFLM top-1; "
-            f"{windows_differ(summary['int8_windows_differ'])} LiteRT vs TFLM "
-            f"(max {plural(summary['int8_max_step_diff'], 'step')})",
-            *[f"board runtime    {_rung_line(rung)}" for rung in summary.get("board_runtime", {}).values()],
-            f"model            {summary['model_bytes']:,} bytes int8; arena {summary['arena_bytes']:,} bytes "
-            f"({summary['arena_measured']['bytes']:,} B {summary['arena_measured']['source']} + margin)",
-            f"fit              {summary['fit_summary']}",
-            *(
-                [
-                    f"latency          {_ms_range(m)} ms per inference on the board (measured "
-                    f"{m['instructions'] / 1e6:.2f} M instructions x CPI range), "
-                    f"{100 * m['duty_cycle'][1]:.0f} % of the hop at most"
-                ]
-                if (m := summary.get("measured"))
-                else [
-                    f"latency          {_ms_range(est)} ms per inference on the board (cost-model "
-                    f"estimate, not measured: {est['kernels']} kernels), "
-                    f"{100 * est['duty_cycle'][1]:.0f} % of the hop at most"
-                ]
-                if (est := summary.get("estimate"))
-                else []
-            ),
-            f"sketch           {summary['sketch']}",
+            f"float accuracy   {summary.float_accuracy:.4f}",
+            f"int8 accuracy    {summary.tflm_accuracy:.4f} (TFLM), {summary.litert_accuracy:.4f} (LiteRT); "
+            f"drop {summary.accuracy_drop_pp:.2f} pp",
+            f"agreement        {summary.agreement_float_tflm:.4f} float vs TFLM top-1; "
+            f"{windows_differ(summary.int8_windows_differ)} LiteRT vs TFLM "
+            f"(max {plural(summary.int8_max_step_diff, 'step')})",
+            *[f"board runtime    {_rung_line(rung)}" for rung in summary.board_runtime.values()],
+            f"model            {summary.model_bytes:,} bytes int8; arena {summary.arena_bytes:,} bytes "
+            f"({summary.arena_measured.bytes:,} B {summary.arena_measured.source} + margin)",
+            f"fit              {summary.fit_summary}",
+            *_latency_line(summary),
+            *_extras_lines(summary),
+            f"sketch           {summary.sketch}",
         ]
     )
 

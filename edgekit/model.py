@@ -1,19 +1,43 @@
-"""Model architectures, training and evaluation.
+"""Model architectures, training helpers and evaluation.
 
-The seed network is reproduced exactly (520,486 parameters for 6 classes and 80x3 windows) because
-users compare edgekit against the published article; it takes the flat 240-value vector the article
-feeds it and reshapes inside the graph, which is also what the firmware's int8 input tensor holds.
-Builders are functions of window, axes and classes so other data sets and windows work unchanged.
+Architectures are data: ``edgekit/architectures/<name>.toml`` model descriptions (format and parser
+in :mod:`edgekit.modelspec`), and ``--model`` also takes the path of such a file (what ``edgekit tune``
+writes). The seed network is reproduced exactly (520,486 parameters for 6 classes and 80x3 windows)
+because users compare edgekit against the published article; it takes the flat 240-value vector the
+article feeds it and reshapes inside the graph, which is also what the firmware's int8 input tensor
+holds. Descriptions are independent of window, axes and classes so other data sets work unchanged.
 
 ``compact`` is a small network for boards where the seed's ~0.3 s per inference or ~540 KB of int8
 flash is too much: about 1/11 of the seed's multiply-accumulates and 1/12 of its parameters at about
-the same accuracy on held-out WISDM users (see :func:`compact_model` for the reasoning and
-``bench/models.py`` for the measured comparison).
+the same accuracy on held-out WISDM users (``bench/models.py`` has the measured comparison).
+
+Why compact has this shape (80x3 windows at 20 Hz; counts for 6 classes):
+- Where the seed's cost is: its second Conv1D(100, 10) runs at the full 62-step rate on 100 input
+  and output channels and is 6.2 M of its 8.7 M MACs, and its last two convs hold 80 % of its
+  weights. Here a MaxPooling1D(2) follows each of the first two convs, so conv2 runs on 35 steps
+  and conv3 on 13, with 32-64 channels instead of 100-160.
+- conv1 Conv1D(32, 10): kernel 10 = 0.5 s, as in the seed, about one step. On 3 input channels it
+  is cheap (68 k MACs, 1 k weights), so it can afford 32 filters; 16-24 cost 1-3 pp on held-out users.
+- Pool by 2 twice rather than by 3 once: one MaxPooling1D(3) after conv1 gives the same weights for
+  560 k MACs, but was 3 pp worse on average over three training seeds (held-out accuracy 0.820 vs
+  0.850; the seed model 0.842); halving keeps more timing detail for conv2, where the
+  step-to-step pattern is formed. Max rather than average pooling keeps the sharpest foot-strike
+  response, which is what separates walking, stairs and jogging.
+- conv2 Conv1D(64, 10) on the half-rate sequence spans 20 raw samples = 1 s, about one gait cycle;
+  after the second pool, conv3 Conv1D(64, 5) brings the receptive field to 47 samples = 2.35 s, so
+  the averaged features have seen two cycles. 48 or 56 channels lost 1-1.5 pp; strided convs
+  instead of pooling ~5 pp and depthwise-separable convs ~4 pp (one seed each).
+- Valid padding and stride 1 everywhere: no PAD op, and the int8 graph is only RESHAPE, CONV_2D,
+  MAX_POOL_2D, MEAN, FULLY_CONNECTED and SOFTMAX, all TFLM int8 kernels (CMSIS-NN for conv/FC/pool).
+- No BatchNorm: nothing to fold and nothing extra to calibrate; Dropout(0.5) before the classifier
+  as in the seed (free at inference; 0.25 was worse).
+Result: 42,470 parameters and 785,344 MACs per window (seed: 520,486 and 8,685,960); the int8
+.tflite is ~52 KB (seed ~540 KB). Weights are the binding budget: the flatbuffer holds ~8.6 KB of
+names and per-channel scales on top of them, so 1/10 of the seed's flash leaves ~44 k parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,85 +46,27 @@ import numpy as np
 from . import tfenv
 from .contract import N_CLASSES, WINDOW
 from .errors import EdgekitError
+from .modelspec import build_keras, load_spec, shipped_names
 
 
 def _keras():
     return tfenv.keras()
 
 
-def seed_model(window: int, n_axes: int, n_classes: int, batch_size: int | None = None):
-    """Ackermann's 1D CNN: two conv pairs around a max-pool, global average pool, dropout, softmax."""
-    keras = _keras()
-    layers = keras.layers
-    inputs = keras.Input(shape=(window * n_axes,), batch_size=batch_size, name="window")
-    x = layers.Reshape((window, n_axes), name="reshape")(inputs)
-    x = layers.Conv1D(100, 10, activation="relu", name="conv1")(x)
-    x = layers.Conv1D(100, 10, activation="relu", name="conv2")(x)
-    x = layers.MaxPooling1D(3, name="pool")(x)
-    x = layers.Conv1D(160, 10, activation="relu", name="conv3")(x)
-    x = layers.Conv1D(160, 10, activation="relu", name="conv4")(x)
-    x = layers.GlobalAveragePooling1D(name="gap")(x)
-    x = layers.Dropout(0.5, name="dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="seed")
-
-
-def compact_model(window: int, n_axes: int, n_classes: int, batch_size: int | None = None):
-    """Seed-level accuracy for 1/11 of its MACs and 1/12 of its weights: three narrow convs, each halving time.
-
-    Why this shape (80x3 windows at 20 Hz; counts for 6 classes):
-    - Where the seed's cost is: its second Conv1D(100, 10) runs at the full 62-step rate on 100 input
-      and output channels and is 6.2 M of its 8.7 M MACs, and its last two convs hold 80 % of its
-      weights. Here a MaxPooling1D(2) follows each of the first two convs, so conv2 runs on 35 steps
-      and conv3 on 13, with 32-64 channels instead of 100-160.
-    - conv1 Conv1D(32, 10): kernel 10 = 0.5 s, as in the seed, about one step. On 3 input channels it
-      is cheap (68 k MACs, 1 k weights), so it can afford 32 filters; 16-24 cost 1-3 pp on held-out users.
-    - Pool by 2 twice rather than by 3 once: one MaxPooling1D(3) after conv1 gives the same weights for
-      560 k MACs, but was 3 pp worse on average over three training seeds (held-out accuracy 0.820 vs
-      0.850; the seed model 0.842); halving keeps more timing detail for conv2, where the
-      step-to-step pattern is formed. Max rather than average pooling keeps the sharpest foot-strike
-      response, which is what separates walking, stairs and jogging.
-    - conv2 Conv1D(64, 10) on the half-rate sequence spans 20 raw samples = 1 s, about one gait cycle;
-      after the second pool, conv3 Conv1D(64, 5) brings the receptive field to 47 samples = 2.35 s, so
-      the averaged features have seen two cycles. 48 or 56 channels lost 1-1.5 pp; strided convs
-      instead of pooling ~5 pp and depthwise-separable convs ~4 pp (one seed each).
-    - Valid padding and stride 1 everywhere: no PAD op, and the int8 graph is only RESHAPE, CONV_2D,
-      MAX_POOL_2D, MEAN, FULLY_CONNECTED and SOFTMAX, all TFLM int8 kernels (CMSIS-NN for conv/FC/pool).
-    - No BatchNorm: nothing to fold and nothing extra to calibrate; Dropout(0.5) before the classifier
-      as in the seed (free at inference; 0.25 was worse).
-    Result: 42,470 parameters and 785,344 MACs per window (seed: 520,486 and 8,685,960); the int8
-    .tflite is ~52 KB (seed ~540 KB). Weights are the binding budget: the flatbuffer holds ~8.6 KB of
-    names and per-channel scales on top of them, so 1/10 of the seed's flash leaves ~44 k parameters.
-    """
-    keras = _keras()
-    layers = keras.layers
-    inputs = keras.Input(shape=(window * n_axes,), batch_size=batch_size, name="window")
-    x = layers.Reshape((window, n_axes), name="reshape")(inputs)
-    x = layers.Conv1D(32, 10, activation="relu", name="conv1")(x)
-    x = layers.MaxPooling1D(2, name="pool1")(x)
-    x = layers.Conv1D(64, 10, activation="relu", name="conv2")(x)
-    x = layers.MaxPooling1D(2, name="pool2")(x)
-    x = layers.Conv1D(64, 5, activation="relu", name="conv3")(x)
-    x = layers.GlobalAveragePooling1D(name="gap")(x)
-    x = layers.Dropout(0.5, name="dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="compact")
-
-
-MODELS: dict[str, Callable[..., Any]] = {"seed": seed_model, "compact": compact_model}
-
-
 def model_names() -> list[str]:
-    return sorted(MODELS)
+    """The shipped architectures (``edgekit/architectures/*.toml``)."""
+    return shipped_names()
 
 
 def build_model(
-    name: str = "seed", window: int = WINDOW, n_axes: int = 3, n_classes: int = N_CLASSES, batch_size: int | None = None
+    name: str | Path = "seed",
+    window: int = WINDOW,
+    n_axes: int = 3,
+    n_classes: int = N_CLASSES,
+    batch_size: int | None = None,
 ):
-    """Build architecture ``name`` for the given window and class count."""
-    if name not in MODELS:
-        raise EdgekitError(f"--model {name}: unknown model; choose one of {', '.join(model_names())}")
-    return MODELS[name](window, n_axes, n_classes, batch_size)
+    """Build architecture ``name`` (a shipped name or a .toml model description) for the given shapes."""
+    return build_keras(load_spec(name), window, n_axes, n_classes, batch_size)
 
 
 def load_model(run_dir: Path):

@@ -17,7 +17,7 @@ and every name in the flatbuffer comes from the saved model's layer names, which
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from . import artifacts, progress, tfenv
 from .artifacts import MODEL_KERAS, MODEL_TFLITE
 from .contract import Contract, Quantization
 from .errors import EdgekitError
+from .run import Run
 from .runtimes import TfliteInfo, capture_c_output, inspect_tflite, measure_arena, recorded_arena_total
 
 DEFAULT_REPRESENTATIVE = 300
@@ -168,21 +169,23 @@ def check_against_contract(info: TfliteInfo, contract: Contract, source: str) ->
         )
 
 
-def quantize_run(run_dir: Path, representative: int = DEFAULT_REPRESENTATIVE, seed: int = 0) -> Quantization:
-    """Quantize a trained run: write ``model_int8.tflite`` and record it in the manifest's contract."""
-    from .data.prepare import prepare_run
+def quantize_run(run: Run | Path, representative: int = DEFAULT_REPRESENTATIVE, seed: int = 0) -> Quantization:
+    """Quantize a trained run: write ``model_int8.tflite`` and record it in the manifest's contract.
+
+    ``run`` may be an open :class:`Run` (``build`` passes its own, so the windows are read once).
+    """
     from .model import load_model
 
-    run_dir = Path(run_dir)
-    manifest = artifacts.load_manifest(run_dir)
+    run = Run.of(run)
+    run_dir = run.path
     if not (run_dir / MODEL_KERAS).is_file():
         raise EdgekitError(f"{run_dir}: no {MODEL_KERAS} in the artifact folder; run 'edgekit train --out {run_dir}'")
     if representative < 1:
         raise EdgekitError(f"--representative {representative}: must be at least 1")
-    contract = Contract.from_dict(manifest["contract"])
+    contract = replace(run.contract)  # a copy: its quant is filled in below
     with progress.step("loading model and training windows"):
         model = load_model(run_dir)
-        prepared = prepare_run(run_dir)
+        prepared = run.prepared()
     idx = representative_indices(prepared.y_train, representative, seed)
     with progress.step(f"quantizing to int8 (calibrating on {len(idx)} training windows)"):
         tflite = quantize_model(model, prepared.x_train[idx])
@@ -212,6 +215,7 @@ def quantize_run(run_dir: Path, representative: int = DEFAULT_REPRESENTATIVE, se
             "file": MODEL_TFLITE,
         },
     )
+    run.reload()
     return quant
 
 

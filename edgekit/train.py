@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import artifacts, progress, tfenv
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .contract import HOP, MAX_GAP_S, RATE_HZ, WINDOW
@@ -29,6 +31,9 @@ from .data import Windows, check_source, load_windows
 from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
+from .modelspec import is_path, load_spec
+from .recipe import Augmenter, Recipe, batches, get_recipe
+from .run import data_spec
 
 
 @dataclass
@@ -48,6 +53,11 @@ class TrainConfig:
     val_fraction: float = 0.15
     ema_momentum: float = 0.99
     test_users: str | None = None
+    recipe: str = "seed"  # a name in edgekit.recipe.RECIPES
+    recipe_spec: Recipe | None = None  # explicit knobs (ablations, tune); None: the named recipe's
+
+    def resolved_recipe(self) -> Recipe:
+        return self.recipe_spec if self.recipe_spec is not None else get_recipe(self.recipe)
 
     def validate(self) -> None:
         for name in ("window", "hop", "epochs", "batch_size"):
@@ -74,41 +84,65 @@ class _EpochLog:
         return EpochLog()
 
 
-def fit(prepared: Prepared, config: TrainConfig, seed: int):
-    """Train the float model; returns (model, history dict, best epoch)."""
+def fit(prepared: Prepared, config: TrainConfig, seed: int, extra_callbacks: tuple[Any, ...] = ()):
+    """Train the float model; returns (model, history dict, best epoch).
+
+    ``extra_callbacks`` run after the EMA swap (they see the averaged weights' validation scores);
+    ``edgekit tune`` reports each epoch to Ray through one.
+    """
     keras = tfenv.keras()
+    recipe = config.resolved_recipe()
     make_deterministic(seed)
     contract = prepared.contract
     model = build_model(config.model, contract.window, len(contract.axes), len(contract.labels))
+    plain = recipe == Recipe()  # the seed recipe: today's code path, weight for weight
+    epochs = config.epochs
+    steps = int(np.ceil(len(prepared.y_train) / config.batch_size))
     model.compile(
         # named: Keras numbers unnamed optimizers per process ("adam_1"), and the name is saved in model.keras
         optimizer=keras.optimizers.Adam(
-            config.learning_rate, use_ema=config.ema_momentum > 0, ema_momentum=config.ema_momentum or 0.99, name="adam"
+            learning_rate(config.learning_rate, recipe, epochs, steps),
+            use_ema=config.ema_momentum > 0,
+            ema_momentum=config.ema_momentum or 0.99,
+            name="adam",
         ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss="sparse_categorical_crossentropy"
+        if plain
+        else keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+        metrics=["accuracy"] if plain else [keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     has_val = len(prepared.y_val) > 0
     callbacks: list[Any] = []
     if config.ema_momentum > 0:  # first, so validation and early stopping see the averaged weights
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    callbacks.append(_EpochLog(config.epochs))
+    callbacks.append(_EpochLog(epochs))
     stopper = None
     if has_val:
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss",
             patience=config.patience,
             restore_best_weights=True,
-            start_from_epoch=min(config.min_epochs, config.epochs - 1),
+            start_from_epoch=min(config.min_epochs, epochs - 1),
         )
         callbacks.append(stopper)
+    callbacks.extend(extra_callbacks)
+    if plain:
+        train_args: dict[str, Any] = {
+            "x": prepared.x_train,
+            "y": prepared.y_train,
+            "batch_size": config.batch_size,
+            "shuffle": True,
+        }
+        val = (prepared.x_val, prepared.y_val)
+    else:
+        n_classes = len(contract.labels)
+        augment = Augmenter(recipe, contract) if recipe.augments else None
+        train_args = {"x": batches(prepared.x_train, prepared.y_train, config.batch_size, augment, seed, n_classes)}
+        val = (prepared.x_val, np.eye(n_classes, dtype=np.float32)[prepared.y_val.astype(int)])
     history = model.fit(
-        prepared.x_train,
-        prepared.y_train,
-        validation_data=(prepared.x_val, prepared.y_val) if has_val else None,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        shuffle=True,
+        **train_args,
+        validation_data=val if has_val else None,
+        epochs=epochs,
         verbose=0,
         callbacks=callbacks,
     )
@@ -120,28 +154,53 @@ def fit(prepared: Prepared, config: TrainConfig, seed: int):
     return model, hist, int(best) + 1
 
 
+def learning_rate(base: float, recipe: Recipe, epochs: int, steps_per_epoch: int) -> Any:
+    """A float for the constant schedule (the seed's), else linear warm-up then cosine decay to zero."""
+    if recipe.lr_schedule == "constant":
+        return base
+    if recipe.lr_schedule != "cosine":
+        raise EdgekitError(f"recipe: lr_schedule {recipe.lr_schedule!r}; choose 'constant' or 'cosine'")
+    keras = tfenv.keras()
+    warmup = min(recipe.warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        base / 10 if warmup else base,
+        decay_steps=max(1, epochs * steps_per_epoch - warmup),
+        warmup_target=base if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
 def cache_key(data: dict[str, Any], config: TrainConfig, seed: int) -> dict[str, Any]:
-    return {"data_sha256": data["sha256"], "config": asdict(config), "seed": seed}
+    key = {"data_sha256": data["sha256"], "config": asdict(config), "seed": seed}
+    if is_path(config.model):  # a description file can change under the same path
+        key["model_spec"] = load_spec(config.model).to_dict()
+    return key
 
 
-def train_into(
-    stage: Path,
+def model_record(config: TrainConfig, params: int) -> dict[str, Any]:
+    """The manifest's model section; a description file is copied in, so the run outlives the file."""
+    if not is_path(config.model):
+        return {"name": config.model, "params": params}
+    spec = load_spec(config.model)
+    return {"name": spec.name, "params": params, "file": str(config.model), "spec": spec.to_dict()}
+
+
+def load_prepared(
     data: str | Path | None,
     config: TrainConfig,
     seed: int,
     check_windows: Callable[[Windows], None] | None = None,
-) -> dict[str, Any]:
-    """Train and write model, metrics, history and manifest into ``stage``; returns the manifest.
+) -> tuple[Prepared, dict[str, Any], Any]:
+    """Load, split by user and normalise the data as training sees it: (prepared, data source, split).
 
     ``check_windows`` lets a caller refuse the data before training starts (build: labels the firmware
     cannot print), once the data is read but before the minutes of training it would otherwise waste.
     """
-    config.validate()
     with progress.step("loading data"):
         windows, source = load_windows(data, config.window, config.hop, config.max_gap_s, seed, config.rate_hz)
     if check_windows is not None:
         check_windows(windows)
-    source["spec"] = None if data is None else str(data)
+    source["spec"] = data_spec(data)  # a relative path is stored absolute: later stages run elsewhere
     if windows.X.shape[-1] != 3:
         raise EdgekitError(f"--data {data}: windows have {windows.X.shape[-1]} axes; expected 3 (x, y, z)")
     split = split_users(windows.subject, parse_users(config.test_users), config.val_fraction, seed)
@@ -151,6 +210,19 @@ def train_into(
             f"--data {data}: only {len(prepared.y_train)} training windows for --batch-size {config.batch_size}; "
             "use more data or a smaller --batch-size"
         )
+    return prepared, source, split
+
+
+def train_into(
+    stage: Path,
+    data: str | Path | None,
+    config: TrainConfig,
+    seed: int,
+    check_windows: Callable[[Windows], None] | None = None,
+) -> dict[str, Any]:
+    """Train and write model, metrics, history and manifest into ``stage``; returns the manifest."""
+    config.validate()
+    prepared, source, split = load_prepared(data, config, seed, check_windows)
     start = time.perf_counter()
     with progress.step(f"training '{config.model}' on {len(prepared.y_train)} windows"):
         model, history, best_epoch = fit(prepared, config, seed)
@@ -170,7 +242,7 @@ def train_into(
         "config": asdict(config),
         "split": split.to_dict(),
         "contract": prepared.contract.to_dict(),
-        "model": {"name": config.model, "params": int(model.count_params())},
+        "model": model_record(config, int(model.count_params())),
         "training": {
             "epochs_run": len(history["loss"]),
             "best_epoch": best_epoch,
@@ -224,18 +296,26 @@ def _renumber_shared_ids(node: Any, ids: dict[int, int]) -> Any:
 
 
 def train_run(
-    data: str | Path | None, out: Path, config: TrainConfig | None = None, seed: int = 0, force: bool = False
+    data: str | Path | None,
+    out: Path,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    force: bool = False,
+    finish: Callable[[Path], Any] | None = None,
 ) -> dict[str, Any]:
-    """Train into a fresh artifact folder ``out``, swapped in only when complete."""
+    """Train into a fresh artifact folder ``out``, swapped in only when complete.
+
+    ``finish`` runs on the complete stage before the swap: the CLI passes the report writer, so report.html
+    arrives with the run it describes (the report sits above training; training never imports it).
+    """
     config = config or TrainConfig()
     check_source(data)
     artifacts.check_output_dir(Path(out), force)
     with artifacts.staged_dir(Path(out), force=force) as stage:
         artifacts.mark_stage_owner(stage)
         manifest = train_into(stage, data, config, seed)
-        from .report import write_report
-
-        write_report(stage)
+        if finish is not None:
+            finish(stage)
         (stage / ".pid").unlink(missing_ok=True)
     return manifest
 

@@ -195,6 +195,32 @@ def _capture_argv(c: Ctx | None) -> list[str]:
 
 
 CASES = [
+    # ---- tune (checked before Ray starts or anything is written)
+    Case(
+        "tune-unknown-board",
+        lambda c: ["tune", "--board", "nope", "--data", "synthetic", "--out", _out(c)],
+        "--board nope",
+        "choose one of",
+    ),
+    Case(
+        "tune-bad-address",
+        lambda c: ["tune", "--board", "nano33", "--data", "synthetic", "--address", "a b", "--out", _out(c)],
+        "--address a b",
+        "expected HOST:PORT",
+    ),
+    Case(
+        "tune-out-is-not-a-tune",
+        lambda c: ["tune", "--board", "nano33", "--data", "synthetic", "--out", str(c.data)],
+        "is a non-empty folder that is not a tune",
+        "choose a new --out",
+    ),
+    Case(
+        "tune-zero-trials",
+        lambda c: ["tune", "--board", "nano33", "--data", "synthetic", "--trials", "0", "--out", _out(c)],
+        "Invalid value for '--trials'",
+        "is not in the range",
+        usage=True,
+    ),
     # ---- train
     Case(
         "train-missing-data",

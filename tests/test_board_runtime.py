@@ -319,11 +319,12 @@ def test_parity_runs_both_board_rungs_on_the_compact_model(compact_run: Path):
 
 def test_profile_shows_the_measured_count(compact_run: Path):
     need("cortex-m4")
+    from edgekit.boards import load_board
     from edgekit.profile import format_profile, profile_run
 
     if not (compact_run / "parity.json").is_file():
         pytest.skip("needs the parity run above")
-    result = profile_run(compact_run, "nano33")
+    result = profile_run(compact_run, load_board("nano33"))
     measured = result["measured"]
     report = json.loads((compact_run / "parity.json").read_text())
     emulated = report["board"]["rungs"]["cortex-m4"]
@@ -332,7 +333,7 @@ def test_profile_shows_the_measured_count(compact_run: Path):
     text = format_profile(result)
     assert "measured for nano33:" in text and "cost-model estimate on nano33" in text
     # another core's count was not measured: said so, not borrowed
-    other = profile_run(compact_run, "nano-rp2040")["measured"]
+    other = profile_run(compact_run, load_board("nano-rp2040"))["measured"]
     assert not other["available"]
 
 

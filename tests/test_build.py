@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,8 +12,13 @@ import pytest
 from click.testing import CliRunner
 from fakeboard import BoardThread, FakeBoard
 
-from edgekit.build import build_run
+from edgekit.artifacts import update_manifest
+from edgekit.boards import boards_dir, load_board
+from edgekit.build import build_run, format_summary
 from edgekit.cli import main
+from edgekit.profile import profile_run
+from edgekit.records import BuildSummary, Manifest, ParityReport
+from edgekit.run import Run
 from edgekit.train import TrainConfig
 
 FAST = TrainConfig(epochs=3, min_epochs=1, patience=2)
@@ -22,7 +28,7 @@ FAST = TrainConfig(epochs=3, min_epochs=1, patience=2)
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("build") / "run"
     summary = build_run("nano33", "synthetic", out, FAST, seed=0, selftest=4)
-    return out, summary
+    return out, summary.to_dict()
 
 
 def test_build_writes_every_stage_and_a_sketch(built):
@@ -147,6 +153,8 @@ def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path,
         norm_from=wisdm_raw,
         selftest=4,
     )
+    assert "normalisation    mean (" in format_summary(summary)  # the board's --norm-from statistics, shown
+    summary = summary.to_dict()
     report = json.loads((out / "parity.json").read_text())
     print("WISDM build:", json.dumps(summary, sort_keys=True))
     assert report["test_users"] == list(range(29, 37)) and report["n_test"] == 3500
@@ -159,3 +167,88 @@ def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path,
     calibration = summary["calibration"]
     assert calibration["records"] == 607_200 and len(calibration["mean"]) == 3
     assert summary["fit"]["fits"] and Path(summary["sketch"], "edgekit_har.ino").is_file()
+
+
+def test_records_round_trip_what_build_writes(built):
+    """The typed records give back the files key for key: artifacts stay byte-identical through them."""
+    out, summary = built
+    manifest = json.loads((out / "manifest.json").read_text())
+    parity = json.loads((out / "parity.json").read_text())
+    assert Manifest.from_dict(manifest).to_dict() == manifest
+    assert ParityReport.from_dict(parity).to_dict() == parity
+    assert manifest["build"] == summary
+
+
+def test_profile_counts_the_footprint_build_counts(built):
+    """Issue 12 item 20: 'edgekit profile RUN' and 'edgekit build' give one flash and RAM figure, self-test included."""
+    out, summary = built
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert summary["selftest_windows"] == 4
+    again = profile_run(out)["board"]["fit"]
+    for fit in (manifest["profile"]["board"]["fit"], again):
+        assert fit["flash"] == summary["fit"]["flash"] and fit["ram"] == summary["fit"]["ram"]
+
+
+def test_the_summary_names_the_embedded_self_test(built):
+    _, summary = built
+    text = format_summary(BuildSummary.from_dict(summary))
+    assert "self-test        4 held-out windows embedded" in text
+
+
+def _custom_board(path: Path, title: str, clock_hz: int) -> Path:
+    text = (boards_dir() / "nano33.toml").read_text()
+    text = re.sub(r'(?m)^title = ".*"$', f'title = "{title}"', text, count=1)
+    text = re.sub(r"(?m)^clock = .*$", f'clock = "{clock_hz // 1_000_000} MHz"', text, count=1)
+    path.write_text(text)
+    assert load_board(path).clock_hz == clock_hz
+    return path
+
+
+def test_a_board_given_as_a_file_is_the_board_used_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue 12 item 16: --board /path/custom.toml works end to end; profile, latency and report use that file.
+
+    Also: after training, the stages share one Run, so the data is read once (quantize, parity and the
+    self-test each read it before).
+    """
+    import edgekit.data
+
+    reads = []
+    real = edgekit.data.load_windows
+    monkeypatch.setattr(edgekit.data, "load_windows", lambda *a, **k: reads.append(a) or real(*a, **k))
+    board = _custom_board(tmp_path / "custom.toml", "My custom Nano", 32_000_000)
+    out = tmp_path / "run"
+    args = ["build", "--board", str(board), "--data", "synthetic", "--out", str(out), "--epochs", "2"]
+    args += ["--min-epochs", "1", "--max-drop", "100", "--max-int8-step", "255", "--representative", "50"]
+    args += ["--selftest", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert len(reads) == 1, f"the windows were rebuilt {len(reads)} times after training"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["build"]["board"] == "custom" and manifest["build"]["board_file"] == str(board)
+    assert manifest["profile"]["board"]["title"] == "My custom Nano"
+    assert manifest["profile"]["estimate"]["clock_hz"] == 32_000_000
+    assert "My custom Nano" in (out / "report.html").read_text()
+    shown = CliRunner().invoke(main, ["profile", str(out), "--json"])  # no --board: the run's own board file
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["board"]["clock_hz"] == 32_000_000
+
+
+def test_a_board_file_with_a_shipped_name_wins_over_the_shipped_board(built, tmp_path: Path):
+    """Issue 12 item 16: a custom nano33.toml recorded by build is what later stages load, not boards/nano33.toml."""
+    out, _ = built
+    copy = Path(shutil.copytree(out, tmp_path / "run"))
+    board = _custom_board(tmp_path / "nano33.toml", "Nano 33 at half speed", 32_000_000)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    update_manifest(copy, build=dict(manifest["build"], board_file=str(board)))
+    assert Run(copy).board.clock_hz == 32_000_000
+    assert profile_run(copy)["estimate"]["clock_hz"] == 32_000_000
+
+
+def test_the_board_rungs_run_the_kernels_the_sketch_ships(built):
+    """nano33 ships CMSIS-NN at -O2 (its board file): the emulated rung that measured it must have too."""
+    out, _ = built
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["board"]["runtime"]["hot_kernels"] == "O2"
+    sketch_sources = (out / "firmware" / "edgekit_har" / "src" / "tflm").rglob("*.c")
+    pragma = b"#pragma GCC optimize"
+    assert any(pragma in path.read_bytes() for path in sketch_sources)

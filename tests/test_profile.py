@@ -18,7 +18,7 @@ SEED_MACS = 71 * 10 * 3 * 100 + 62 * 10 * 100 * 100 + 11 * 10 * 100 * 160 + 2 * 
 
 @pytest.fixture(scope="module")
 def seed_profile() -> dict:
-    return profile_model(build_model("seed"), board="nano33")
+    return profile_model(build_model("seed"), board=load_board("nano33"))
 
 
 def test_seed_macs_params_and_int8_bytes_come_from_the_layer_shapes(seed_profile: dict):
@@ -52,7 +52,7 @@ def test_layers_without_a_cost_entry_are_named_in_the_assumptions():
 
     inputs = keras.Input(shape=(16, 3))
     x = keras.layers.BatchNormalization(name="bn")(keras.layers.Conv1D(4, 3, name="conv")(inputs))
-    est = profile_model(keras.Model(inputs, x), board="nano33")["estimate"]
+    est = profile_model(keras.Model(inputs, x), board=load_board("nano33"))["estimate"]
     assert est["instructions_per_layer"]["bn"] == 0
     assert any("no cost entry" in a and "bn (BatchNormalization)" in a for a in est["assumptions"])
 
@@ -64,13 +64,13 @@ def test_seed_estimate_on_nano33_matches_the_measured_instruction_counts(seed_pr
     low, high = est["seconds"]
     assert 0.25 <= low < high <= 0.35
     assert est["duty_cycle"] == pytest.approx([low / 2.0, high / 2.0], rel=1e-4)
-    reference = profile_model(build_model("seed"), board="nano33", kernels="reference")["estimate"]
+    reference = profile_model(build_model("seed"), board=load_board("nano33"), kernels="reference")["estimate"]
     assert reference["instructions"] == pytest.approx(SEED_CALIBRATION["reference"], rel=0.02)
     assert not reference["keeps_up"]
 
 
 def test_compact_estimate_is_much_faster_than_the_seed(seed_profile: dict):
-    compact = profile_model(build_model("compact"), board="nano33")["estimate"]
+    compact = profile_model(build_model("compact"), board=load_board("nano33"))["estimate"]
     assert compact["instructions"] * 10 < seed_profile["estimate"]["instructions"]
     assert compact["seconds"][1] < 0.05 and compact["keeps_up"]
 

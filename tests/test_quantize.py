@@ -271,3 +271,24 @@ def test_quantize_cli_rejects_a_folder_without_a_model(quantized_run: Path, tmp_
 def test_quantize_cli_help_has_an_example():
     result = CliRunner().invoke(main, ["quantize", "--help"])
     assert result.exit_code == 0 and "Example:" in result.output and "edgekit quantize runs/demo" in result.output
+
+
+def test_a_relative_data_path_is_found_from_another_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue 12 item 22: 'train --data w.npz' in one folder, 'quantize' from another still finds the data."""
+    from edgekit.train import TrainConfig, train_run
+
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(6), 40)
+    X = (rng.normal(size=(240, 80, 3)) + y[:, None, None] * 0.8).astype(np.float32)
+    subject = np.repeat(np.arange(1, 13), 20)
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / "w.npz", X=X, y=y, subject=subject, classes=np.array(list("abcdef")))
+    monkeypatch.chdir(tmp_path / "data")
+    train_run("w.npz", tmp_path / "run", TrainConfig(epochs=1, min_epochs=1, batch_size=64), seed=0)
+    spec = json.loads((tmp_path / "run" / MANIFEST).read_text())["data"]["spec"]
+    assert spec == str(tmp_path / "data" / "w.npz")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = CliRunner().invoke(main, ["quantize", str(tmp_path / "run"), "--representative", "20"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / MODEL_TFLITE).is_file()

@@ -228,7 +228,8 @@ def test_a_bare_manifest_still_gives_a_page(tmp_path: Path):
         assert 'class="missing"' in section(text, name)
 
 
-def test_damaged_inputs_cost_only_their_own_section(pipeline: dict[str, Any], tmp_path: Path):
+def test_damaged_inputs_cost_only_the_sections_that_read_them(pipeline: dict[str, Any], tmp_path: Path):
+    """A file of the wrong shape is one note naming the file and the fix, in the sections that read it."""
     run = shutil.copytree(pipeline["run"], tmp_path / "damaged")
     (run / HISTORY).write_text("{not json")
     parity = json.loads((run / PARITY_JSON).read_text())
@@ -236,19 +237,20 @@ def test_damaged_inputs_cost_only_their_own_section(pipeline: dict[str, Any], tm
     (run / PARITY_JSON).write_text(json.dumps(parity))
     text = render_report(run)
     assert "history.json cannot be read" in section(text, "training")
-    assert "The layers section could not be drawn (KeyError" in section(text, "layers")
-    assert 'class="missing"' not in section(text, "parity")
+    note = f"{run / PARITY_JSON}: layers.worst: &#39;rmse_over_scale&#39; is missing; "
+    note += "re-run &#39;edgekit parity RUN&#39;"
+    assert note in section(text, "layers") and note in section(text, "parity")
+    for name in ("data", "accuracy", "footprint", "latency"):
+        assert 'class="missing"' not in section(text, name), name
 
 
-def test_latency_comes_from_the_manifest_profile_section(pipeline: dict[str, Any], tmp_path: Path):
+def test_a_profile_section_of_another_shape_is_named_not_guessed_at(pipeline: dict[str, Any], tmp_path: Path):
+    """The report reads the profile record edgekit writes; a hand-written section is reported, not mined for keys."""
     run = shutil.copytree(pipeline["run"], tmp_path / "profiled")
-    ops = [{"op": "CONV_2D", "macs": 2_130_000, "ms": 250.1}, {"op": "FULLY_CONNECTED", "macs": 960, "ms": 0.1}]
-    update_manifest(run, profile={"board": "nano33", "estimate_ms": 412.7, "method": "cycle model", "ops": ops})
-    text = render_report(run)
-    latency = section(text, "latency")
-    assert 'class="missing"' not in latency
-    assert "<strong>412.7 ms</strong>" in latency and "2,130,000" in latency and "FULLY_CONNECTED" in latency
-    assert "Latency on nano33" in text.split('<section id="data">')[0], "a headline card at the top"
+    update_manifest(run, profile={"board": "nano33", "estimate_ms": 412.7, "method": "cycle model"})
+    latency = section(render_report(run), "latency")
+    assert f"{run / MANIFEST}: profile" in latency and "412.7" not in latency
+    assert "re-run &#39;edgekit profile RUN&#39;" in latency
 
 
 def test_a_failed_gate_is_shown_as_failed(pipeline: dict[str, Any], tmp_path: Path):
@@ -343,3 +345,71 @@ def test_the_console_check_catches_a_network_reference(html: str, tmp_path: Path
     bad.write_text(html.replace("<main>", '<main><img src="https://example.invalid/logo.png" alt="">', 1))
     result = chromium(bad.as_uri(), tmp_path / "profile", "--dump-dom")
     assert console_problems(result.stderr), "a blocked fetch must show up in Chromium's log"
+
+
+# --------------------------------------------------------------------------- issue 12 item 26: what a reader sees
+
+
+def _with_divergence(run: Path, step_passed: bool) -> str:
+    parity = json.loads((run / PARITY_JSON).read_text())
+    pair = parity["pairs"]["litert->tflm"]
+    pair.update(int8_windows_differ=2, int8_max_step_diff=1, int8_first_differing_windows=[3, 7])
+    pair["first_divergence"] = [{"window": 3, "op_index": 8, "op": "FULLY_CONNECTED", "max_step": 1}]
+    write_json_atomic(run / PARITY_JSON, apply_gates(parity, 100.0, False, max_int8_step=1 if step_passed else 0))
+    return section(render_report(run), "parity")
+
+
+def test_a_runtime_difference_within_the_gates_is_not_shown_as_a_failure(pipeline: dict[str, Any], tmp_path: Path):
+    run = shutil.copytree(pipeline["run"], tmp_path / "differ")
+    passed = _with_divergence(run, step_passed=True)
+    assert '<p class="axis-note">LiteRT and TFLM first differ at:' in passed
+    assert '<p class="neg">LiteRT and TFLM first differ at:' not in passed
+    failed = _with_divergence(run, step_passed=False)
+    assert '<p class="neg">LiteRT and TFLM first differ at:' in failed
+
+
+def test_reshapes_the_converter_adds_are_not_labelled_as_the_layer(pipeline: dict[str, Any], html: str):
+    from edgekit.records import LayerError
+    from edgekit.report.sections import layer_label
+
+    expand = LayerError("RESHAPE", "conv1", "seed_1/conv1_1/convolution/ExpandDims1", 26, 0.1, 0.1, 0.3, 0.0, 0.1)
+    assert layer_label(expand) == "conv1 (input reshape added by the converter)"
+    conv = LayerError("CONV_2D", "conv1", "seed_1/conv1_1/Relu;seed_1/conv1_1/BiasAdd", 30, 0.1, 0.1, 0.3, 0.0, 0.1)
+    assert layer_label(conv) == "conv1"
+    rows = re.findall(r'<td class="text" title="[^"]*">([^<]*)</td><td class="text quiet">([A-Z_0-9+]+)</td>', html)
+    assert rows, "the layer table has rows"
+    assert not [layer for layer, op in rows if op == "RESHAPE" and layer.startswith("conv") and "(" not in layer]
+
+
+def test_the_section_with_the_f1_chart_is_titled_f1(html: str):
+    accuracy = section(html, "accuracy")
+    assert "<h2>Per-class F1" in accuracy and "Per-class accuracy" not in html
+    assert "Per-class F1 on held-out users" in accuracy
+
+
+def test_dollar_signs_in_class_names_stay_text():
+    """matplotlib would read '$...$' as mathtext (and fail on some): a class name is shown as written."""
+    from edgekit.report.charts import class_chart, f1_chart
+
+    classes = ["$walk$", "run $5", "x^2$"]
+    svg = str(class_chart(classes, [3, 4, 5]))
+    assert all(name in svg for name in ("$walk$", "run $5", "x^2$"))
+    assert "$walk$" in str(f1_chart(classes, {"float": [0.5, 0.6, 0.7]}))
+
+
+def test_no_internal_wording_reaches_the_reader(html: str):
+    from edgekit.profile import COST_MODELS
+
+    assert "lead" not in html.lower().replace("leading", "")
+    notes = [kernels.note for core in COST_MODELS.values() for kernels in core.kernels.values()]
+    assert not [note for note in notes if "lead" in note]
+
+
+def test_the_norm_from_statistics_and_the_self_test_are_shown(pipeline: dict[str, Any], tmp_path: Path):
+    run = shutil.copytree(pipeline["run"], tmp_path / "calibrated")
+    build = json.loads((run / MANIFEST).read_text())["build"]
+    calibration = {"path": "me.txt", "sha256": "0" * 64, "records": 1200, "mean": [0.5, 9.8, 0.1], "std": [1, 2, 3]}
+    update_manifest(run, build=dict(build, calibration=calibration, selftest_windows=3))
+    footprint = section(render_report(run), "footprint")
+    assert "normalisation (--norm-from)" in footprint and "mean (0.500, 9.800, 0.100)" in footprint
+    assert "3 held-out windows embedded" in footprint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fakeboard import BoardThread, FakeBoard, port_info, wait_for
 from edgekit.artifacts import sha256_file
 from edgekit.boards import load_board
 from edgekit.cli import main
+from edgekit.contract import Contract
 from edgekit.device.link import LineError, LineSplitter, parse_line
 from edgekit.device.monitor import monitor
 from edgekit.device.ports import AmbiguousPort, detect_port
@@ -290,7 +292,10 @@ def make_run(parent: Path, manifest_extra: str = "", parity: str | None = None) 
     """A run folder with what verify reads: manifest (contract rate, maybe a profile), the int8 model."""
     run = parent / "run"
     run.mkdir()
-    (run / "manifest.json").write_text(f'{{"kind": "edgekit-run", "contract": {{"rate_hz": 20.0}}{manifest_extra}}}')
+    contract = json.dumps(
+        Contract(80, 40, 20.0, ["Walking"], "m/s^2", [0.0] * 3, [1.0] * 3, [-20.0] * 3, [20.0] * 3).to_dict()
+    )
+    (run / "manifest.json").write_text(f'{{"kind": "edgekit-run", "contract": {contract}{manifest_extra}}}')
     (run / "model_int8.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 stand-in model bytes")
     if parity is not None:
         (run / "parity.json").write_text(parity)

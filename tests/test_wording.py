@@ -7,17 +7,21 @@ from pathlib import Path
 import pytest
 
 from edgekit import progress
-from edgekit.build import _measured, format_summary
-from edgekit.device.verify import desktop_estimate
+from edgekit.build import format_summary
 from edgekit.parity import board_lines
-from edgekit.report import _measured as report_measured
-from edgekit.report import _measured_card
+from edgekit.records import BuildSummary, ProfileResult
+from edgekit.report.latency import measured_card, measured_view
+from edgekit.run import desktop_time
 from edgekit.wording import ms_range, plural, whole_ms, windows_differ
 
 # 265.40 and 337.46 ms: rounding to 0.1 ms first (337.5) and then to whole ms gave 338; once, 337
 SECONDS = [0.26540, 0.33746]
 PROFILE = {
-    "board": {"name": "nano33"},
+    "kind": "edgekit-profile",
+    "model": "seed",
+    "layers": [],
+    "totals": {},
+    "board": {"name": "nano33", "title": "Nano", "core": "Cortex-M4F", "clock_hz": 64_000_000},
     "measured": {
         "available": True,
         "instructions": 17_000_000,
@@ -29,6 +33,12 @@ PROFILE = {
         "hop_s": 2.0,
     },
 }
+
+
+def _measured() -> dict:
+    latency = ProfileResult.from_dict(PROFILE).measured
+    assert latency is not None and latency.latency() is not None
+    return latency.latency().to_dict()  # type: ignore[union-attr]
 
 
 def _summary(differ: int = 1, step: int = 1) -> dict:
@@ -52,36 +62,43 @@ def _summary(differ: int = 1, step: int = 1) -> dict:
         "arena_bytes": 2000,
         "arena_measured": {"bytes": 1500, "source": "TFLM"},
         "fit_summary": "fits",
+        "fit": {},
         "sketch": "sketch",
-        "measured": _measured(PROFILE),
+        "board": "nano33",
+        "fqbn": "arduino:mbed_nano:nano33ble",
+        "measured": _measured(),
     }
 
 
+def _text(summary: dict) -> str:
+    return format_summary(BuildSummary.from_dict(summary))
+
+
 def test_the_summary_and_the_report_show_the_same_latency_range():
-    line = next(x for x in format_summary(_summary()).splitlines() if x.startswith("latency"))
-    card = _measured_card(report_measured(PROFILE))
+    line = next(x for x in _text(_summary()).splitlines() if x.startswith("latency"))
+    card = measured_card(measured_view(ProfileResult.from_dict(PROFILE)))
     assert card is not None
     assert "265-337 ms per inference" in line, line
     assert card["value"] == "265–337 ms"
 
 
 def test_the_verify_line_shows_the_same_range_as_the_summary(tmp_path: Path):
-    found = desktop_estimate(tmp_path, {"build": {"measured": _measured(PROFILE)}})
-    assert found is not None and found[1].startswith("265-337 ms from 17.00 M instructions")
+    found = desktop_time(tmp_path, BuildSummary.from_dict(_summary()), None)
+    assert found is not None and found.source.startswith("265-337 ms from 17.00 M instructions")
 
 
 def test_a_summary_from_an_older_manifest_without_seconds_still_prints():
     """Manifests from before 'seconds' was kept hold only ms to 0.1 (337.5): they print from those."""
     summary = _summary()
     del summary["measured"]["seconds"]
-    assert "latency          265-338 ms" in format_summary(summary)
+    assert "latency          265-338 ms" in _text(summary)
 
 
 def test_counts_agree_with_their_noun():
-    text = format_summary(_summary(differ=1, step=1))
+    text = _text(_summary(differ=1, step=1))
     assert "1 window differs LiteRT vs TFLM (max 1 step)" in text
     assert "emulated Cortex-M4: 1 of 512 windows differs from desktop TFLM" in text
-    text = format_summary(_summary(differ=2, step=3))
+    text = _text(_summary(differ=2, step=3))
     assert "2 windows differ LiteRT vs TFLM (max 3 steps)" in text and "2 of 512 windows differ" in text
     rung = {"status": "ran", "title": "T", "windows": 1, "windows_differ": 1, "max_step": 1, "arena_used_bytes": 9}
     assert board_lines({"board": {"rungs": {"q": rung}}}) == [

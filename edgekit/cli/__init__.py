@@ -35,6 +35,7 @@ Workflow (every step reads and writes one artifact folder, here runs/demo):
   edgekit boards                                      the boards and their flash/RAM budgets
   edgekit profile  runs/demo --board nano33           measured instructions and time on the board
   edgekit report   runs/demo                          runs/demo/report.html: the whole run on one page
+  edgekit tune     --board nano33 --out runs/tune     the most accurate model that fits the board (Ray)
 \b
 With a board on USB:
   edgekit flash    --board nano33 --run runs/demo     compile and upload the sketch
@@ -152,6 +153,7 @@ def _register() -> None:
         "report_cmd",
         "profile_cmd",
         "runtime_cmd",
+        "tune_cmd",
     ):
         try:
             __import__(f"{__name__}.{name}")

@@ -83,6 +83,7 @@ def build(
     board_name,
     data,
     model_name,
+    recipe,
     epochs,
     batch_size,
     seed,
@@ -113,7 +114,7 @@ def build(
     """
     from ..build import build_run, format_summary
 
-    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs)
+    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs, recipe)
     summary = build_run(
         board_name,
         data,
@@ -133,6 +134,6 @@ def build(
         require_board_runtime=require_board_runtime,
     )
     if as_json:
-        click.echo(json.dumps(summary, sort_keys=True))
+        click.echo(json.dumps(summary.to_dict(), sort_keys=True))
     else:
         click.echo(format_summary(summary))

@@ -40,9 +40,11 @@ def profile(run_dir: Path, board_name: str | None, kernels: str | None, as_json:
       edgekit profile runs/demo
       edgekit profile runs/demo --board nano-rp2040 --json
     """
+    from ..boards import load_board
     from ..profile import format_profile, profile_run
 
-    result = profile_run(run_dir, board=board_name, kernels=kernels)
+    board = load_board(board_name) if board_name else None  # a name or a board file, resolved once, here
+    result = profile_run(run_dir, board=board, kernels=kernels)
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
         return

@@ -111,6 +111,7 @@ def parity(
       edgekit parity runs/demo --max-drop 0.5 --json
     """
     from ..parity import check_gates, format_table, run_parity
+    from ..report import write_report
     from ..runtime.rungs import BoardRungPlan
 
     board = BoardRungPlan(emulated=emulate or "", windows=board_windows, runtime_src=runtime_src)
@@ -124,6 +125,7 @@ def parity(
         board=board,
         require_board_runtime=require_board_runtime,
     )
+    write_report(run_dir)  # before the gates: a failing run's page is what a person reads next
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..model import model_names
+from ..recipe import DEFAULT_RECIPE, RECIPE_EPOCHS, recipe_names
 from . import main
 from .options import SEED, count
 
@@ -31,10 +31,18 @@ def training_options(func):
             "model_name",
             default="seed",
             show_default=True,
-            type=click.Choice(model_names()),
-            help="Architecture.",
+            type=MODEL,
+            metavar="NAME|FILE.toml",
+            help="Architecture: a shipped one (seed, compact) or a model description file (e.g. TUNE/best.toml).",
         ),
-        click.option("--epochs", default=50, show_default=True, type=count(1), help="Maximum epochs."),
+        click.option(
+            "--recipe",
+            default=DEFAULT_RECIPE,
+            show_default=True,
+            type=click.Choice(recipe_names()),
+            help="Training recipe: 'seed' is the article's; 'robust' adds augmentation, label smoothing, cosine LR.",
+        ),
+        click.option("--epochs", default=None, type=count(1), help="Maximum epochs [default: the recipe's]."),
         click.option("--batch-size", default=400, show_default=True, type=count(1)),
         click.option(
             "--seed", default=0, show_default=True, type=SEED, help="Seed for every RNG; same seed, same run."
@@ -46,14 +54,13 @@ def training_options(func):
             help="Held-out users, e.g. '29-36' (default: 29-36 for WISDM ids, else the last 22 %).",
         ),
         click.option(
-            "--patience", default=10, show_default=True, type=count(0), help="Early-stopping patience (epochs)."
+            "--patience", default=None, type=count(0), help="Early-stopping patience (epochs) [default: the recipe's]."
         ),
         click.option(
             "--min-epochs",
-            default=10,
-            show_default=True,
+            default=None,
             type=count(0),
-            help="Epochs before early stopping may stop or pick the best weights.",
+            help="Epochs before early stopping may stop or pick the best weights [default: the recipe's].",
         ),
     ]
     for option in reversed(options):
@@ -93,16 +100,47 @@ def board_runtime_options(func):
     return func
 
 
-def make_config(model_name: str, epochs: int, batch_size: int, test_users: str | None, patience: int, min_epochs: int):
+class ModelParam(click.ParamType):
+    """--model: a shipped architecture's name or the path of a .toml model description."""
+
+    name = "model"
+
+    def convert(self, value, param, ctx):
+        from ..modelspec import is_path, shipped_names
+
+        if not is_path(value) and value not in shipped_names():
+            names = ", ".join(shipped_names())
+            self.fail(f"{value!r} is not one of {names} (or a .toml model description file)", param, ctx)
+        return str(value)  # a file is read and checked by make_config, before any work
+
+
+MODEL = ModelParam()
+
+
+def make_config(
+    model_name: str,
+    epochs: int | None,
+    batch_size: int,
+    test_users: str | None,
+    patience: int | None,
+    min_epochs: int | None,
+    recipe: str = DEFAULT_RECIPE,
+):
+    """A TrainConfig; epochs, patience and min-epochs left unset take the recipe's values."""
+    from ..modelspec import is_path, load_spec
     from ..train import TrainConfig
 
+    if is_path(model_name):
+        load_spec(model_name)  # a missing or malformed file: one line, exit 2, before anything starts
+    default_epochs, default_min, default_patience = RECIPE_EPOCHS[recipe]
     return TrainConfig(
         model=model_name,
-        epochs=epochs,
+        epochs=default_epochs if epochs is None else epochs,
         batch_size=batch_size,
         test_users=test_users,
-        patience=patience,
-        min_epochs=min_epochs,
+        patience=default_patience if patience is None else patience,
+        min_epochs=default_min if min_epochs is None else min_epochs,
+        recipe=recipe,
     )
 
 
@@ -117,7 +155,7 @@ def make_config(model_name: str, epochs: int, batch_size: int, test_users: str |
 )
 @click.option("--force", is_flag=True, help="Replace --out even if edgekit did not create it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of tables.")
-def train(data, model_name, epochs, batch_size, seed, test_users, patience, min_epochs, out, force, as_json):
+def train(data, model_name, recipe, epochs, batch_size, seed, test_users, patience, min_epochs, out, force, as_json):
     """Train the activity model and evaluate it on held-out users.
 
     \b
@@ -125,10 +163,11 @@ def train(data, model_name, epochs, batch_size, seed, test_users, patience, min_
       edgekit train --data synthetic --epochs 5 --out runs/demo
       edgekit train --data WISDM_ar_v1.1_raw.txt --seed 1 --out runs/wisdm
     """
+    from ..report import write_report
     from ..train import train_run
 
-    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs)
-    manifest = train_run(data, out, config, seed=seed, force=force)
+    config = make_config(model_name, epochs, batch_size, test_users, patience, min_epochs, recipe)
+    manifest = train_run(data, out, config, seed=seed, force=force, finish=write_report)
     metrics = json.loads((Path(out) / "metrics.json").read_text())
     if as_json:
         click.echo(

@@ -6,21 +6,14 @@ model hash in its READY line and its inference time are compared with what the r
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import protocol
-from ..artifacts import MANIFEST, MODEL_TFLITE, PARITY_JSON, load_manifest, read_json, sha256_file
 from ..errors import EdgekitError, GateFailed
-from ..wording import ms_range
+from ..run import Run
 from .link import CMD_PREDICT, CMD_READY, OPEN_WAIT_S, Link, Message, Opener, PortLost, open_serial
-
-# Where verify finds the desktop's inference time: 'edgekit profile' (manifest "profile" section) first,
-# else parity.json's desktop TFLM timing (an x86 time: only a lower bound for a microcontroller).
-PARITY_TFLM_KEY = "tflm_ms_per_inference"
 
 
 @dataclass
@@ -130,64 +123,13 @@ class RunExpectations:
 
 
 def run_expectations(run: Path) -> RunExpectations:
-    """What ``run`` says its board should show, read before the port is opened: a run whose model file was
-    replaced is refused here, since every comparison with it would mislead."""
-    manifest = load_manifest(run)
-    contract = manifest.get("contract") or {}
-    quant = contract.get("quant") or {}
-    tflite = Path(run) / MODEL_TFLITE
-    recorded = quant.get("tflite_sha256") or None
-    model = sha256_file(tflite) if tflite.is_file() else recorded
-    if recorded and model != recorded:  # e.g. another run's model copied in: comparing with it would mislead
-        raise EdgekitError(
-            f"{tflite}: does not match the manifest (sha256 differs: the file was replaced); rebuild the run "
-            f"with 'edgekit build --out {run}' or restore its own {MODEL_TFLITE}"
-        )
-    return RunExpectations(
-        model, contract.get("rate_hz"), desktop_estimate(Path(run), manifest), selftest_windows(manifest)
-    )
-
-
-def selftest_windows(manifest: dict[str, Any]) -> int | None:
-    """The self-test windows 'edgekit build' embedded in the run's sketch (``build.selftest_windows``), or None."""
-    windows = (manifest.get("build") or {}).get("selftest_windows")
-    return windows if isinstance(windows, int) and not isinstance(windows, bool) and windows >= 0 else None
-
-
-def desktop_estimate(run: Path, manifest: dict[str, Any]) -> tuple[float, str] | None:
-    """The desktop's idea of on-device inference time, best first.
-
-    The instructions the board's runtime executed on the emulated core (``build.measured``, a range from
-    the core's CPI), else the cost model of ``edgekit profile`` (``profile.estimate``), else desktop TFLM.
-    """
-    measured = (manifest.get("build") or {}).get("measured")
-    if isinstance(measured, dict) and _is_range(measured.get("ms")):
-        lo, hi = measured["ms"]
-        span = ms_range(measured.get("seconds") or [lo / 1000, hi / 1000])
-        return (lo + hi) / 2, (
-            f"{span} ms from {measured['instructions'] / 1e6:.2f} M instructions "
-            f"measured on the emulated board, {MANIFEST} build.measured"
-        )
-    estimate = (manifest.get("profile") or {}).get("estimate")
-    if isinstance(estimate, dict) and estimate.get("available") and _is_range(estimate.get("seconds")):
-        lo, hi = (1000 * s for s in estimate["seconds"])
-        return (lo + hi) / 2, f"{ms_range(estimate['seconds'])} ms, cost-model estimate, {MANIFEST} profile.estimate"
-    parity = run / PARITY_JSON
-    try:
-        timing = read_json(parity, "parity report").get("timing") if parity.is_file() else None
-    except (EdgekitError, AttributeError):
-        timing = None
-    if isinstance(timing, dict) and _is_number(timing.get(PARITY_TFLM_KEY)):
-        return float(timing[PARITY_TFLM_KEY]), f"desktop TFLM on this PC, {PARITY_JSON} timing.{PARITY_TFLM_KEY}"
-    return None
-
-
-def _is_range(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """What the run folder says the board should show, read through the run's typed records before the port
+    is opened (a run whose model file was replaced is refused by :class:`~edgekit.run.Run` here)."""
+    opened = Run(run)
+    expected = opened.expectations()
+    build = opened.manifest.build
+    selftest = None if build is None else build.selftest_windows  # no build: no sketch, nothing known
+    return RunExpectations(expected.model_sha256, expected.rate_hz, expected.desktop_ms, selftest)
 
 
 def judge(reading: VerifyReading, expected: RunExpectations | None = None) -> VerifyVerdict:

@@ -67,6 +67,8 @@ def run_board_rungs(
 ) -> dict[str, Any]:
     """Both board rungs against the desktop TFLM outputs ``desktop`` (int8, one row per window)."""
     section: dict[str, Any] = {"runtime": _describe(model), "rungs": {}}
+    if model is not None:  # the CMSIS-NN optimisation the rungs compiled: the one the sketch ships
+        section["runtime"]["hot_kernels"] = plan.hot_kernels
     sample = sample_indices(len(x_int8), plan.windows, plan.golden)
     for name, rows in ((HOST, np.arange(len(x_int8))), (plan.emulated, sample)):
         target = TARGETS[name]
