@@ -513,7 +513,7 @@ CASES = [
             "--out",
             str(c.tmp / "me.txt"),
         ],
-        "must be a non-empty printable name without commas",
+        "must be 1 to 64 letters, digits, spaces or _ . / + ( ) -",
         "for example --activity Walking",
     ),
     Case(

@@ -316,3 +316,14 @@ def test_cli_boards_table_and_json():
     assert rows["nano33"]["app_flash_bytes"] == 983_040
     assert rows["nano33"]["libraries"] == {"Arduino_LSM9DS1": "1.1.1"}
     assert rows["uno"]["imu"] is None
+
+
+def test_every_shipped_board_lists_its_usb_ids_and_boards_json_shows_them():
+    """Issue 13 item 4: USB ids live in the board files (port detection reads them), not in code."""
+    from click.testing import CliRunner
+
+    from edgekit.cli import main
+
+    assert all(board.usb_ids for board in list_boards())
+    shown = {b["name"]: b["usb_ids"] for b in json.loads(CliRunner().invoke(main, ["boards", "--json"]).stdout)}
+    assert shown["nano33"] == ["2341:805A", "2341:005A"] and shown["uno"][-1] == "2A03:0043"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fakeboard import BoardThread, FakeBoard
 
 from edgekit.artifacts import update_manifest
 from edgekit.boards import boards_dir, load_board
@@ -60,20 +61,55 @@ def test_sketch_carries_the_contract(built):
     assert contract["quant"]["tflite_sha256"] in model_h
 
 
-@pytest.mark.slow
-def test_second_build_reuses_the_trained_model(built, tmp_path):
+@pytest.fixture(scope="module")
+def rebuilt(built, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``built`` built again without --selftest (the README's hardware loop): reuses the model."""
     out, _ = built
-    copy = tmp_path / "run"
-    import shutil
-
+    copy = tmp_path_factory.mktemp("rebuild") / "run"
     shutil.copytree(out, copy)
-    before = (copy / "model.keras").read_bytes()
     build_run("nano33", "synthetic", copy, FAST, seed=0, board_windows=BOARD_WINDOWS)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    assert manifest["training"]["reused_from"] == str(copy)
-    assert (copy / "model.keras").read_bytes() == before
+    return copy
+
+
+@pytest.mark.slow
+def test_second_build_reuses_the_trained_model(built, rebuilt):
+    out, _ = built
+    manifest = json.loads((rebuilt / "manifest.json").read_text())
+    assert manifest["training"]["reused_from"] == str(rebuilt)
+    assert (rebuilt / "model.keras").read_bytes() == (out / "model.keras").read_bytes()
     tflite_a = (out / "model_int8.tflite").read_bytes()
-    assert (copy / "model_int8.tflite").read_bytes() == tflite_a  # deterministic quantization
+    assert (rebuilt / "model_int8.tflite").read_bytes() == tflite_a  # deterministic quantization
+
+
+@pytest.mark.slow
+def test_verify_a_board_running_a_sketch_built_without_selftest(rebuilt, tmp_path):
+    """Issue 12 item 18, end to end: a real run built without --selftest, its board on a pty.
+
+    The sketch prints READY (the first 16 hex of its model's sha256) and predictions, never EK,SELFTEST;
+    verify reads from the run that there is no self-test and passes on the model hash and the timing.
+    """
+    sketch = json.loads((rebuilt / "firmware" / "edgekit_har" / "edgekit_sketch.json").read_text())
+    assert (
+        sketch["selftest"]["windows"] == 0 and not (rebuilt / "firmware" / "edgekit_har" / "selftest_data.cpp").exists()
+    )
+    model = sketch["model"]["sha256"][:16]
+    board = FakeBoard(tmp_path)
+
+    def script() -> None:
+        board.wait_host()
+        board.send(f"EK,READY,{model},7424", "EK,PRED,1,Walking,0.912,44,0")
+
+    thread = BoardThread(script)
+    thread.start()
+    try:
+        result = CliRunner().invoke(main, ["verify", "--port", board.port, "--run", str(rebuilt), "--timeout", "10"])
+        thread.finish()
+    finally:
+        board.close()
+    assert result.exit_code == 0, result.output
+    assert f"model: {model} matches the run folder" in result.stdout
+    assert "inference time: on-device 44.00 ms (from a prediction), desktop estimate" in result.stdout
+    assert "measured on the emulated board" in result.stdout and result.stdout.endswith("verify: PASS\n")
 
 
 def test_uno_is_refused_with_numbers_before_anything_is_written(tmp_path):

@@ -18,9 +18,10 @@ from edgekit.boards import AXES, list_boards, load_board
 from edgekit.cli import main
 from edgekit.contract import STANDARD_GRAVITY
 from edgekit.data.raw import read_raw
+from edgekit.device.capture import capture, check_activity
+from edgekit.device.link import parse_line
 from edgekit.errors import EdgekitError
 from edgekit.firmware.capture import SKETCH_NAME, render_capture_sketch
-from edgekit.serial import capture, parse_line
 
 HARNESS = Path(__file__).parent / "capture_harness" / "main.cc"
 IMU_BOARDS = [b.name for b in list_boards() if b.imu is not None and b.imu.driver == "arduino-imu"]
@@ -262,13 +263,36 @@ def test_capture_without_samples_says_what_to_do(board: FakeBoard, tmp_path: Pat
     assert not (tmp_path / "me.txt").exists()  # no data, no file
 
 
-@pytest.mark.parametrize("activity", ["Walk,ing", "", "  ", "a;b", "line\nbreak"])
+@pytest.mark.parametrize("activity", ["Walk,ing", "", "  ", "a;b", "line\nbreak", "Walking!", "A" * 65, "A" * 100])
 def test_capture_cli_rejects_bad_activity_names(activity: str, tmp_path: Path) -> None:
+    """Issue 12 item 14: 'Walking!' and a 100-character name were recorded, then refused by build as labels."""
     result = CliRunner().invoke(
         main, ["capture", "--user", "1", "--activity", activity, "--out", str(tmp_path / "x.txt"), "--port", "x"]
     )
-    assert result.exit_code == 2 and "--activity" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.startswith("edgekit: error: --activity ") and result.stderr.count("\n") == 1
+    assert "1 to 64 letters, digits" in result.stderr
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_capture_accepts_every_label_the_firmware_accepts() -> None:
+    for name in ["Walking", "Upstairs", "Stand up", "walk/run", "a.b+c(d)-e_f", "A" * 64]:
+        assert check_activity(name) == name
+    assert check_activity(" Walking ") == "Walking"
+
+
+@pytest.mark.parametrize("user", ["99999999999999999999999", "-1", "1.5"])
+def test_capture_cli_refuses_a_bad_user_before_anything(user: str, tmp_path: Path) -> None:
+    """Issue 12 item 14: --user 99999999999999999999999 is refused up front, exit 2, one error line."""
+    result = CliRunner().invoke(
+        main, ["capture", "--user", user, "--activity", "Walking", "--out", str(tmp_path / "x.txt"), "--port", "x"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if "rror" in line]
+    assert len(errors) == 1 and "--user" in errors[0]
+    assert not (tmp_path / "x.txt").exists()
+    with pytest.raises(EdgekitError, match=r"--user 9223372036854775808: must be an integer from 0 to"):
+        capture("x", 2**63, "Walking", tmp_path / "x.txt")
 
 
 def test_capture_cli_flashes_the_capture_sketch_then_records(

@@ -26,6 +26,7 @@ import pytest
 from helpers.firmware import STRICT, STUBS
 
 from edgekit import protocol
+from edgekit.device.link import LineError, parse_line
 from edgekit.firmware import (
     MODEL_SOURCE,
     SAMPLER_STACK_BYTES,
@@ -35,7 +36,6 @@ from edgekit.firmware import (
     stack,
 )
 from edgekit.resources import resource_dir
-from edgekit.serial import LineError, parse_line
 
 HARNESS = Path(__file__).parent / "failsafe_harness"
 ARM = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]

@@ -13,8 +13,8 @@ from helpers.fakeboard import FAKE_ARDUINO_CLI, FAKE_PIO, SKETCH_YAML, install_t
 
 from edgekit.boards import load_board
 from edgekit.cli import main
+from edgekit.device.flash import find_sketch, plan_flash, read_profile
 from edgekit.errors import EdgekitError
-from edgekit.flash import find_sketch, parse_simple_yaml, plan_flash, read_profile
 from edgekit.resources import resource_dir
 
 
@@ -75,8 +75,10 @@ def test_read_profile_picks_default_then_only_profile(tmp_path: Path) -> None:
     [
         ("", "no 'profiles:' section"),
         ("profiles:\n  nano33:\n    notes: no board\n", "has no fqbn"),
-        ("profiles:\n\tnano33:\n", "tab indentation"),
-        ("profiles:\n  nano33:\n    fqbn: a:b:c\n   bad: indent\n", "unexpected indentation"),
+        ("profiles:\n\tnano33:\n", r"sketch.yaml:2: found character '.t' that cannot start any token"),
+        ("profiles:\n  nano33:\n    fqbn: a:b:c\n   bad: indent\n", r"sketch.yaml:4: expected <block end>"),
+        ("[" * 5000, "nested too deeply"),
+        ("profiles: {1: {fqbn: a:b:c}, x: {fqbn: a:b:c}}\n", r"profiles: 1, x\); set default_profile"),
         ("profiles: [nano33]\n", "no 'profiles:' section"),
     ],
 )
@@ -87,11 +89,16 @@ def test_read_profile_errors_name_the_file(tmp_path: Path, yaml: str, message: s
     assert str(sketch / "sketch.yaml") in str(info.value)
 
 
-def test_simple_yaml_reads_lists_of_mappings_and_urls() -> None:
-    text = "a:\n  - platform: x:y (1.0)\n    platform_index_url: https://e.org/i.json  # c\n  - plain\nb: 'q'\n"
-    assert parse_simple_yaml(text, "t") == {
-        "a": [{"platform": "x:y (1.0)", "platform_index_url": "https://e.org/i.json"}, "plain"], "b": "q",
-    }  # fmt: skip
+def test_read_profile_takes_what_yaml_allows_beyond_the_generated_form(tmp_path: Path) -> None:
+    """Flow style, anchors and comments are YAML a user may write (arduino-cli reads them); PyYAML does too."""
+    text = (
+        "libs: &libs [Arduino_LSM9DS1 (1.1.1), 'x (2)']  # flow list\n"
+        "profiles:\n  nano33: {fqbn: 'arduino:mbed_nano:nano33ble', libraries: *libs,\n"
+        "    platforms: [{platform: arduino:mbed_nano (4.4.1), platform_index_url: https://e.org/i.json}]}\n"
+    )
+    profile = read_profile(make_sketch(tmp_path, yaml=text))
+    assert profile.libraries == ("Arduino_LSM9DS1 (1.1.1)", "x (2)")
+    assert profile.platforms == ("arduino:mbed_nano (4.4.1)",)
 
 
 @pytest.mark.parametrize("name", ["nano33", "nano33-rev2", "nano-rp2040"])
@@ -196,6 +203,19 @@ def test_flash_without_a_board_connected(tmp_path: Path, monkeypatch: pytest.Mon
     assert read_log(tools) == []
 
 
+def test_flash_board_finds_its_own_port_by_the_board_files_usb_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path
+) -> None:
+    """With --board, a Nano 33 (2341:805A) beside a Nano RP2040 (2341:805E) is no longer two candidates."""
+    ports = [port_info("/dev/ttyACM0"), port_info("/dev/ttyACM1", pid=0x805E, product="Nano RP2040 Connect")]
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: ports)
+    sketch = str(make_sketch(tmp_path))
+    assert "2 boards connected" in flash("--sketch", sketch).output
+    result = flash("--sketch", sketch, "--board", "nano33")
+    assert result.exit_code == 0, result.output
+    assert read_log(tools)[-1][-4:] == ["-p", "/dev/ttyACM0", "--", str(Path(sketch).resolve())]
+
+
 def test_flash_with_two_boards_lists_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path) -> None:
     plug(monkeypatch, "/dev/ttyACM1", "/dev/ttyACM0")
     sketch = str(make_sketch(tmp_path))
@@ -211,6 +231,7 @@ def test_flash_compile_error_is_one_line_and_stops_before_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Path
 ) -> None:
     monkeypatch.setenv("EDGEKIT_FAKE_FAIL", "compile")
+    monkeypatch.setenv("EDGEKIT_PROGRESS", "0")  # progress would echo the tool's output on stderr before the error
     result = flash("--sketch", str(make_sketch(tmp_path)), "--port", "/dev/ttyACM0")
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "arduino-cli compile failed (exit 1): " in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import json
 import os
 from pathlib import Path
 
@@ -13,9 +14,13 @@ from click.testing import CliRunner
 from helpers.fakeboard import BoardThread, FakeBoard, port_info, wait_for
 
 from edgekit.artifacts import sha256_file
+from edgekit.boards import load_board
 from edgekit.cli import main
+from edgekit.contract import Contract
+from edgekit.device.link import LineError, LineSplitter, parse_line
+from edgekit.device.monitor import monitor
+from edgekit.device.ports import AmbiguousPort, detect_port
 from edgekit.errors import EdgekitError
-from edgekit.serial import AmbiguousPort, LineError, LineSplitter, detect_port, monitor, parse_line
 
 HASH = "0123456789abcdef"
 SAFETY_S = 20.0  # bounds a broken test; healthy ones stop on their own in well under a second
@@ -80,6 +85,21 @@ def test_malformed_lines_are_rejected(line: str) -> None:
         parse_line(line)
 
 
+def test_the_parser_takes_fields_and_their_order_from_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """protocol.FIELDS is the one list of every line's fields (the templates print from it too)."""
+    from edgekit import protocol
+
+    sample = {"model_hash": "0123456789abcdef", "label": "Walking", "ok": "1"}
+    for kind, names in protocol.FIELDS.items():
+        if kind == protocol.ERROR:
+            continue
+        message = parse_line(",".join([protocol.PREFIX, kind, *(sample.get(name, "1") for name in names)]))
+        assert tuple(message.values) == names
+    swapped = {**protocol.FIELDS, protocol.SENSOR: ("ok", "rate_hz", "rest_magnitude")}
+    monkeypatch.setattr(protocol, "FIELDS", swapped)  # a reordered line in the protocol: the parser follows
+    assert parse_line("EK,SENSOR,1,19.98,9.79").values == {"ok": 1, "rate_hz": 19.98, "rest_magnitude": 9.79}
+
+
 def test_line_splitter_joins_partial_lines_and_drops_run_ons() -> None:
     splitter = LineSplitter(max_line=32)
     assert splitter.feed(b"EK,PRED,1,Walk") == []
@@ -97,8 +117,35 @@ def test_detect_port_picks_the_only_board() -> None:
     ports = [port_info("/dev/ttyS0", vid=None, pid=None), port_info("/dev/ttyACM0")]
     assert detect_port(None, list_ports=lambda: ports) == "/dev/ttyACM0"
     assert detect_port("/dev/ttyUSB7", list_ports=lambda: ports) == "/dev/ttyUSB7"  # explicit wins
-    rp2040 = [port_info("/dev/ttyACM3", vid=0x2E8A, pid=0x000A, product="Pico")]
+    rp2040 = [port_info("/dev/ttyACM3", vid=0x2341, pid=0x805E, product="Nano RP2040 Connect")]
     assert detect_port(None, list_ports=lambda: rp2040) == "/dev/ttyACM3"
+
+
+def test_detect_port_uses_the_board_files_usb_ids(tmp_path: Path) -> None:
+    """The ids come from boards/*.toml: --board narrows to its own; without it any shipped board's count."""
+    nano33, rp2040, uno = load_board("nano33"), load_board("nano-rp2040"), load_board("uno")
+    assert [str(i) for i in nano33.usb_ids] == ["2341:805A", "2341:005A"]
+    ports = [port_info("/dev/ttyACM0"), port_info("/dev/ttyACM1", pid=0x805E), port_info("/dev/ttyUSB0", pid=0x8036)]
+    assert detect_port(None, nano33, list_ports=lambda: ports) == "/dev/ttyACM0"
+    assert detect_port(None, rp2040, list_ports=lambda: ports) == "/dev/ttyACM1"
+    with pytest.raises(EdgekitError, match=r"no Arduino Uno.* on USB with vendor:product id 2341:0001, 2341:0043,"):
+        detect_port(None, uno, list_ports=lambda: ports)
+    with pytest.raises(AmbiguousPort):  # a Leonardo (2341:8036) is no edgekit board: two, not three
+        detect_port(None, list_ports=lambda: ports)
+    bootloader = [port_info("/dev/ttyACM5", pid=0x005A)]  # double-tapped reset: the bootloader's id
+    assert detect_port(None, nano33, list_ports=lambda: bootloader) == "/dev/ttyACM5"
+    custom = tmp_path / "custom.toml"  # a board file without [usb] is found by the shipped boards' ids
+    custom.write_text(nano33.path.read_text().split("\n[usb]")[0])
+    assert load_board(custom).usb_ids == ()
+    assert detect_port(None, load_board(custom), list_ports=lambda: ports[:1]) == "/dev/ttyACM0"
+
+
+@pytest.mark.parametrize("ids", ['["2341"]', '"2341:805A"', "[]", '["2341:805G"]', "[0x2341]"])
+def test_board_file_usb_ids_are_checked(tmp_path: Path, ids: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(load_board("nano33").path.read_text().split("\n[usb]")[0] + f"\n[usb]\nids = {ids}\n")
+    with pytest.raises(EdgekitError, match=r"bad.toml: usb.ids: must be a non-empty list of \"VID:PID\""):
+        load_board(bad)
 
 
 def test_detect_port_errors_name_the_choices() -> None:
@@ -110,7 +157,7 @@ def test_detect_port_errors_name_the_choices() -> None:
     with pytest.raises(EdgekitError, match="no serial ports at all"):
         detect_port(None, list_ports=lambda: [])
     # a board file's vendor/product ids narrow the search
-    only = detect_port(None, {0x2341: "nano33"}, [0x805A], list_ports=lambda: two[:1] + [port_info("/dev/x", pid=1)])
+    only = detect_port(None, load_board("nano33"), list_ports=lambda: two[:1] + [port_info("/dev/x", pid=1)])
     assert only == "/dev/ttyACM1"
 
 
@@ -245,7 +292,10 @@ def make_run(parent: Path, manifest_extra: str = "", parity: str | None = None) 
     """A run folder with what verify reads: manifest (contract rate, maybe a profile), the int8 model."""
     run = parent / "run"
     run.mkdir()
-    (run / "manifest.json").write_text(f'{{"kind": "edgekit-run", "contract": {{"rate_hz": 20.0}}{manifest_extra}}}')
+    contract = json.dumps(
+        Contract(80, 40, 20.0, ["Walking"], "m/s^2", [0.0] * 3, [1.0] * 3, [-20.0] * 3, [20.0] * 3).to_dict()
+    )
+    (run / "manifest.json").write_text(f'{{"kind": "edgekit-run", "contract": {contract}{manifest_extra}}}')
     (run / "model_int8.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 stand-in model bytes")
     if parity is not None:
         (run / "parity.json").write_text(parity)
@@ -337,6 +387,54 @@ def test_verify_times_out_without_a_selftest_line(board: FakeBoard, tmp_path: Pa
     assert "no EK,SELFTEST line within 0.5 s" in result.stderr and "press its reset button" in result.stderr
 
 
+NO_SELFTEST = ', "build": {"selftest_windows": 0, "measured": {"instructions": 2430287, "ms": [41.8, 53.2]}}'
+
+
+def test_verify_a_sketch_built_without_selftest_checks_what_it_has(board: FakeBoard, tmp_path: Path) -> None:
+    """Issue 12 item 18: such a sketch never prints EK,SELFTEST; verify reads the run and checks READY and timing."""
+    run, model = make_run(tmp_path, NO_SELFTEST)
+    lines = ["noise", f"EK,READY,{model},41234", "EK,PRED,1,Walking,0.912,44,0"]
+    result = verify(board, lines, "--run", str(run), "--timeout", "5")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "self-test: not in this sketch (built without --selftest): outputs not compared on the board",
+        "inference time: on-device 44.00 ms (from a prediction), desktop estimate 47.50 ms (42-53 ms from 2.43 M "
+        "instructions measured on the emulated board, manifest.json build.measured)",
+        "sensor: not checked (the sensor check runs with the self-test: build with --selftest N)",
+        f"model: {model} matches the run folder",
+        "verify: 1 malformed line(s) ignored",
+        "verify: PASS",
+    ]
+    assert board.from_host(timeout=1.0).startswith(b"pr")  # back to predicting, then the READY line again
+
+
+@pytest.mark.parametrize(
+    ("lines", "code", "message"),
+    [
+        (["EK,READY,ffffffffffffffff,1", "EK,PRED,1,Walking,0.9,44,0"], 1, "board runs model ffffffffffffffff"),
+        (["EK,READY,{model},1"], 1, "the board is ready but sent no EK,PRED line"),
+        (["EK,PRED,1,Walking,0.9,44,0"], 2, "no EK,READY line within 0.5 s; check the board runs edgekit firmware"),
+        (["EK,ERROR,IMU LSM9DS1 not found"], 1, "board reported an error: IMU LSM9DS1 not found"),
+    ],
+)
+def test_verify_without_selftest_failures(
+    board: FakeBoard, tmp_path: Path, lines: list[str], code: int, message: str
+) -> None:
+    run, model = make_run(tmp_path, NO_SELFTEST)
+    result = verify(board, [line.format(model=model) for line in lines], "--run", str(run), "--timeout", "0.5")
+    assert result.exit_code == code, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_verify_of_an_unknown_sketch_that_is_ready_suggests_the_run(board: FakeBoard, tmp_path: Path) -> None:
+    """A run without a build record: whether the sketch has a self-test is unknown, so one is expected."""
+    run, model = make_run(tmp_path)  # a run without a build section: no sketch recorded
+    result = verify(board, [f"EK,READY,{model},1"], "--run", str(run), "--timeout", "0.5")
+    assert result.exit_code == 2
+    assert "no EK,SELFTEST line within 0.5 s" in result.stderr
+    assert "if it was built without --selftest, pass --run with its run folder" in result.stderr
+
+
 def test_verify_without_a_run_folder_still_checks_the_board(
     board: FakeBoard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -409,7 +507,8 @@ def test_monitor_append_adds_rows_under_the_existing_header(board: FakeBoard, tm
 
 def test_monitor_summary_stays_small_whatever_the_board_sends() -> None:
     """Endless distinct labels and error reasons (a buggy firmware, a noisy link) are counted, not kept."""
-    from edgekit.serial import MAX_SUMMARY_KEYS, Event, Message, Monitor
+    from edgekit.device.link import Event, Message
+    from edgekit.device.monitor import MAX_SUMMARY_KEYS, Monitor
 
     with open(os.devnull, "w") as null:
         view = Monitor(null, live=False)
@@ -453,7 +552,7 @@ def test_port_must_be_a_device_path_not_a_pyserial_url(board: FakeBoard, tmp_pat
 
 
 def test_open_serial_never_interprets_urls(tmp_path: Path) -> None:
-    from edgekit.serial import open_serial
+    from edgekit.device.link import open_serial
 
     with pytest.raises(EdgekitError, match="not a serial device path"):
         open_serial(f"spy://{tmp_path}/x?file={tmp_path / 'spy.txt'}", 115200)

@@ -1,7 +1,7 @@
 """``edgekit flash | monitor | capture | verify``: the commands that talk to a connected board.
 
 They only resolve options (run folder, sketch, port, board) and print; the work is in
-:mod:`edgekit.flash` and :mod:`edgekit.serial`.
+:mod:`edgekit.device`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from pathlib import Path
 
 import click
 
-from .. import flash as flashing
 from .. import progress, protocol
-from .. import serial as link
 from ..boards import Board, load_board
+from ..device import capture as capturing
+from ..device import flash as flashing
+from ..device import monitor as monitoring
+from ..device import verify as verifying
+from ..device.link import OPEN_WAIT_S
+from ..device.ports import detect_port
 from ..errors import EdgekitError, GateFailed
 from . import main
 from .options import BAUD, count, seconds
@@ -48,11 +52,11 @@ def _load_board(name: str | None) -> Board | None:
     return None if name is None else load_board(name)
 
 
-def _flash_sketch(sketch: Path, tool: str, port: str | None, dry_run: bool = False) -> str | None:
+def _flash_sketch(sketch: Path, tool: str, port: str | None, board: Board | None, dry_run: bool = False) -> str | None:
     """Plan, print (dry run) or run the flash; returns the port used."""
     if not dry_run:
         flashing.check_tool(tool)  # the first thing to fix, before any port question
-    plan = flashing.plan_flash(sketch, tool, port, link.detect_port, dry_run)
+    plan = flashing.plan_flash(sketch, tool, port, lambda: detect_port(None, board), dry_run)
     warning = flashing.edit_warning(sketch)
     if warning is not None:
         click.echo(f"edgekit: warning: {warning}", err=True)
@@ -99,7 +103,7 @@ def flash_cmd(
     board_info = _load_board(board)  # a typo in --board is an error even when the sketch needs no board file
     folder = flashing.find_sketch(run or DEFAULT_RUN, sketch, board)
     flashing.check_sketch_board(folder, board_info)
-    _flash_sketch(folder, tool, port, dry_run)
+    _flash_sketch(folder, tool, port, board_info, dry_run)
 
 
 @main.command("monitor")
@@ -132,16 +136,10 @@ def monitor_cmd(
       edgekit monitor
       edgekit monitor --port /dev/ttyACM0 --seconds 60 --csv predictions.csv
     """
-    if append and force:
-        raise EdgekitError("--append and --force: pick one (add to the --csv file, or replace it)")
-    if (append or force) and csv_path is None:
-        raise EdgekitError(f"--{'append' if append else 'force'}: only applies to --csv FILE; add --csv or drop it")
-    mode = "append" if append else "replace" if force else "new"
-    if csv_path is not None:
-        link.check_csv(csv_path, mode)  # before looking for a board: the first thing to fix
-    device = link.detect_port(port)
+    mode = monitoring.csv_mode(csv_path, append, force)  # before looking for a board: the first thing to fix
+    device = detect_port(port)
     progress.note(f"monitoring {device} at {baud} baud (Ctrl-C to stop)")
-    summary = link.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"), csv_mode=mode)
+    summary = monitoring.monitor(device, baud, seconds, csv_path, out=click.get_text_stream("stdout"), csv_mode=mode)
     for line in summary.lines():
         click.echo(line)
 
@@ -149,7 +147,9 @@ def monitor_cmd(
 @main.command("capture")
 @_board_option
 @click.option("--user", type=count(0), required=True, help="Subject id written in every line.")
-@click.option("--activity", required=True, help="Activity name, e.g. Walking (no commas).")
+@click.option(
+    "--activity", required=True, help="Activity name, e.g. Walking: up to 64 letters, digits, spaces or _ . / + ( ) -."
+)
 @click.option(
     "--seconds",
     type=seconds(),
@@ -215,7 +215,7 @@ def capture_cmd(
       edgekit capture --user 1 --activity Walking --seconds 120 --out me.txt
       edgekit capture --board nano33 --flash --user 1 --activity Sitting --out me.txt
     """
-    link.check_activity(activity)
+    capturing.check_activity(activity)
     board_info = _load_board(board)
     if do_flash and board_info is None:
         raise EdgekitError("--flash: needs --board to render the capture sketch, e.g. --board nano33")
@@ -223,14 +223,13 @@ def capture_cmd(
         raise EdgekitError(
             "--axis-map: only applies to the capture sketch (--flash); the inference firmware maps axes as built"
         )
-    device = link.detect_port(port)
-    wait = link.OPEN_WAIT_S
+    device = detect_port(port, board_info)
+    wait = OPEN_WAIT_S
     if board_info is not None and do_flash:
         _flash_capture_sketch(board_info, tool, device, axis_map)
         wait = AFTER_FLASH_WAIT_S
-    verb = "appending to" if out.is_file() and out.stat().st_size else "into"  # capture never truncates --out
-    progress.note(f"capturing '{activity}' for user {user} from {device} {verb} {out} (Ctrl-C to stop)")
-    summary = link.capture(
+    progress.note(capturing.start_note(device, user, activity, out))
+    summary = capturing.capture(
         device,
         user,
         activity,
@@ -252,7 +251,7 @@ def _flash_capture_sketch(board: Board, tool: str, port: str, axis_map: str | No
     from ..firmware.capture import render_capture_sketch
 
     with tempfile.TemporaryDirectory(prefix="edgekit-capture-") as tmp:
-        _flash_sketch(render_capture_sketch(board, Path(tmp), axis_map=axis_map), tool, port)
+        _flash_sketch(render_capture_sketch(board, Path(tmp), axis_map=axis_map), tool, port, board)
 
 
 @main.command("verify")
@@ -268,7 +267,7 @@ def _flash_capture_sketch(board: Board, tool: str, port: str, axis_map: str | No
     type=seconds(),
     default=30.0,
     show_default=True,
-    help="Seconds to wait for the self-test line.",
+    help="Seconds to wait for the self-test line (without a self-test: the READY and first prediction lines).",
 )
 def verify_cmd(
     port: str | None,
@@ -281,8 +280,11 @@ def verify_cmd(
 ) -> None:
     """Check the board: on-device self-test against the desktop, sensor sanity, model identity, timing.
 
+    A sketch built without --selftest (the run folder says so) is checked on what it has: the model
+    hash in its READY line and the inference time of its predictions.
+
     Exit 0 only on a full pass; 1 when a check fails (the line names the first failing window);
-    2 when no self-test line arrives (wrong port or firmware).
+    2 when no self-test line (or, without one, no READY line) arrives: wrong port or firmware.
 
     \b
     Example:
@@ -293,17 +295,16 @@ def verify_cmd(
     run_dir = run or (DEFAULT_RUN if DEFAULT_RUN.is_dir() else None)
     if do_flash and run_dir is None:
         raise EdgekitError(f"--flash: needs --run DIR with the firmware ({DEFAULT_RUN} does not exist)")
-    expected = link.run_expectations(run_dir) if run_dir is not None else link.RunExpectations()
+    expected = verifying.run_expectations(run_dir) if run_dir is not None else verifying.RunExpectations()
     folder = flashing.find_sketch(run_dir, None, board) if do_flash and run_dir is not None else None
     if folder is not None:
         flashing.check_sketch_board(folder, board_info)
-    device = link.detect_port(port)
-    wait = link.OPEN_WAIT_S
+    device = detect_port(port, board_info)
+    wait = OPEN_WAIT_S
     if folder is not None:
-        _flash_sketch(folder, tool, device)
+        _flash_sketch(folder, tool, device, board_info)
         wait = AFTER_FLASH_WAIT_S
-    reading = link.read_verify_lines(device, baud, timeout_s, open_wait_s=wait)
-    verdict = link.judge(reading, expected)
+    verdict = verifying.verify_board(device, expected, baud, timeout_s, open_wait_s=wait)
     for line in verdict.lines:
         click.echo(line)
-    link.raise_on_failure(verdict)
+    verifying.raise_on_failure(verdict)

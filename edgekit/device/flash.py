@@ -23,11 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import progress
-from .artifacts import FIRMWARE_DIR
-from .boards import Board
-from .errors import EdgekitError
-from .serial import AmbiguousPort, check_port
+import yaml
+
+from .. import progress
+from ..artifacts import FIRMWARE_DIR, MANIFEST
+from ..boards import Board
+from ..errors import EdgekitError
+from ..sketch_folder import SKETCH_MANIFEST, sketch_edits
+from .ports import AmbiguousPort, check_port
 
 ARDUINO_CLI = "arduino-cli"
 PIO = "pio"
@@ -39,7 +42,6 @@ ARDUINO_CLI_HINT = (
 )
 PIO_HINT = "pio not found on PATH; install PlatformIO Core with 'pip install platformio' or pass --tool arduino-cli"
 _COMPILER_ERROR = re.compile(r":\d+(:\d+)?: (fatal )?error: ")  # file:line[:col]: error: (gcc, clang)
-_KEY = re.compile(r"([A-Za-z0-9_.-]+):(?:\s+(.*))?")
 
 
 @dataclass(frozen=True)
@@ -55,93 +57,26 @@ class SketchProfile:
 
 # ---------------------------------------------------------------- sketch.yaml
 
-
-@dataclass
-class _Line:
-    indent: int
-    text: str
-    number: int
+MAX_SKETCH_YAML_BYTES = 64 * 1024  # edgekit writes under 1 KB; a larger file is not a sketch.yaml worth parsing
 
 
-def parse_simple_yaml(text: str, where: str) -> Any:
-    """Parse the block-style YAML subset sketch.yaml uses (mappings, lists, plain scalars).
-
-    PyYAML is not a dependency, and sketch.yaml files are small and regular: nested ``key: value``
-    blocks, ``- item`` lists and ``- key: value`` list items. Flow style (``[a, b]``) is not supported.
-    """
-    lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = _strip_comment(raw).rstrip()
-        if stripped.strip():
-            if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-                raise EdgekitError(f"{where}:{number}: tab indentation; indent sketch.yaml with spaces")
-            lines.append(_Line(len(stripped) - len(stripped.lstrip()), stripped.strip(), number))
-    if not lines:
-        return {}
-    value, end = _block(lines, 0, lines[0].indent, where)
-    if end != len(lines):
-        raise EdgekitError(f"{where}:{lines[end].number}: unexpected indentation; fix sketch.yaml")
-    return value
-
-
-def _strip_comment(line: str) -> str:
-    if line.lstrip().startswith("#"):
-        return ""
-    return re.split(r"\s#", line, maxsplit=1)[0]
-
-
-def _block(lines: list[_Line], i: int, indent: int, where: str) -> tuple[Any, int]:
-    if _is_item(lines[i]):
-        return _sequence(lines, i, indent, where)
-    return _mapping(lines, i, indent, where)
-
-
-def _is_item(line: _Line) -> bool:
-    return line.text.startswith("- ") or line.text == "-"
-
-
-def _sequence(lines: list[_Line], i: int, indent: int, where: str) -> tuple[list[Any], int]:
-    items: list[Any] = []
-    while i < len(lines) and lines[i].indent == indent and _is_item(lines[i]):
-        rest = lines[i].text[1:].strip()
-        if not rest:
-            item, i = _nested(lines, i, indent, where)
-        elif _KEY.fullmatch(rest):
-            # "- key: value" opens a mapping whose keys sit two columns right of the dash
-            lines[i] = _Line(indent + 2, rest, lines[i].number)
-            item, i = _mapping(lines, i, indent + 2, where)
-        else:
-            item, i = _scalar(rest), i + 1
-        items.append(item)
-    return items, i
-
-
-def _mapping(lines: list[_Line], i: int, indent: int, where: str) -> tuple[dict[str, Any], int]:
-    mapping: dict[str, Any] = {}
-    while i < len(lines) and lines[i].indent == indent:
-        match = _KEY.fullmatch(lines[i].text)
-        if match is None:
-            raise EdgekitError(f"{where}:{lines[i].number}: expected 'key: value'; fix sketch.yaml")
-        key, rest = match.group(1), match.group(2)
-        if rest:
-            mapping[key], i = _scalar(rest), i + 1
-        else:
-            mapping[key], i = _nested(lines, i, indent, where)
-    return mapping, i
-
-
-def _nested(lines: list[_Line], i: int, indent: int, where: str) -> tuple[Any, int]:
-    """The block under line ``i``: deeper lines, or a list at the same indent (YAML allows both)."""
-    nxt = i + 1
-    if nxt < len(lines) and (lines[nxt].indent > indent or (lines[nxt].indent == indent and _is_item(lines[nxt]))):
-        return _block(lines, nxt, lines[nxt].indent, where)
-    return None, nxt
-
-
-def _scalar(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
+def load_sketch_yaml(path: Path) -> Any:
+    """Parse ``path`` with PyYAML's safe loader; a file that is not YAML is one line naming where it breaks."""
+    try:
+        if path.stat().st_size > MAX_SKETCH_YAML_BYTES:
+            raise EdgekitError(f"{path}: larger than {MAX_SKETCH_YAML_BYTES // 1024} KiB; regenerate the sketch")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise EdgekitError(f"{path}: not UTF-8 text; regenerate the sketch with 'edgekit build'") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise EdgekitError(f"{where}: {' '.join(str(problem).split())}; fix sketch.yaml or regenerate it") from None
+    except RecursionError:  # thousands of nested brackets: PyYAML's composer recurses per level
+        raise EdgekitError(f"{path}: nested too deeply to be a sketch.yaml; regenerate the sketch") from None
 
 
 def read_profile(sketch: Path, wanted: str | None = None) -> SketchProfile:
@@ -152,33 +87,44 @@ def read_profile(sketch: Path, wanted: str | None = None) -> SketchProfile:
         raise EdgekitError(
             f"{path}: not found; flash needs the sketch folder 'edgekit build' wrote (it has sketch.yaml)"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise EdgekitError(f"{path}: not UTF-8 text; regenerate the sketch with 'edgekit build'") from None
-    data = parse_simple_yaml(text, str(path))
+    data = load_sketch_yaml(path)
     profiles = data.get("profiles") if isinstance(data, dict) else None
     if not isinstance(profiles, dict) or not profiles:
         raise EdgekitError(f"{path}: no 'profiles:' section; regenerate the sketch with 'edgekit build'")
     name = wanted or data.get("default_profile") or (next(iter(profiles)) if len(profiles) == 1 else None)
     if not isinstance(name, str) or name not in profiles:  # a nested block under default_profile is no name
-        choices = ", ".join(sorted(profiles))
+        choices = ", ".join(sorted(str(key) for key in profiles))
         raise EdgekitError(f"{path}: no profile {name!r} (profiles: {choices}); set default_profile in sketch.yaml")
     profile = profiles[name] or {}
     fqbn = profile.get("fqbn") if isinstance(profile, dict) else None
     if not fqbn or not isinstance(fqbn, str):
         raise EdgekitError(f"{path}: profile {name!r} has no fqbn; regenerate the sketch with 'edgekit build'")
     platforms = tuple(_platform_names(profile.get("platforms")))
-    libraries = tuple(str(lib) for lib in profile.get("libraries") or () if not isinstance(lib, dict))
+    libraries = tuple(_scalar(lib) for lib in _entries(profile.get("libraries")) if _is_scalar(lib))
     return SketchProfile(sketch, str(name), str(fqbn), platforms, libraries)
 
 
 def _platform_names(platforms: Any) -> list[str]:
     names = []
-    for entry in platforms or ():
-        if isinstance(entry, dict) and entry.get("platform"):
-            names.append(str(entry["platform"]))
+    for entry in _entries(platforms):
+        if isinstance(entry, dict) and _is_scalar(entry.get("platform")) and entry["platform"] != "":
+            names.append(_scalar(entry["platform"]))
     return names
+
+
+def _entries(value: Any) -> list[Any]:
+    """A YAML list, or nothing: a mapping or a string where a list belongs is not iterated item by item."""
+    return value if isinstance(value, list) else []
+
+
+def _is_scalar(value: Any) -> bool:
+    """Text, a number or a date (YAML types them); a nested list is not turned into text: aliases can make
+    one exponentially large when printed."""
+    return value is not None and not isinstance(value, (list, dict))
+
+
+def _scalar(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
 
 
 # ---------------------------------------------------------------- finding the sketch
@@ -220,8 +166,6 @@ def find_sketch(run: Path | None, sketch: Path | None, board: str | None = None)
 
 def sketch_board(sketch: Path) -> str | None:
     """The board a sketch folder was generated for (its edgekit_sketch.json), or None if it does not say."""
-    from .firmware import SKETCH_MANIFEST
-
     try:
         board = json.loads((Path(sketch) / SKETCH_MANIFEST).read_text(encoding="utf-8")).get("board")
     except (OSError, ValueError, AttributeError):
@@ -251,9 +195,6 @@ def stale_sketch(run: Path, sketch: Path) -> str | None:
     from the old one: flashing it would put a model on the board that the run's parity report is not
     about, and 'edgekit verify' would only notice afterwards.
     """
-    from .artifacts import MANIFEST
-    from .firmware import SKETCH_MANIFEST
-
     try:
         run_sha = json.loads((run / MANIFEST).read_text(encoding="utf-8"))["contract"]["quant"]["tflite_sha256"]
         sketch_sha = json.loads((sketch / SKETCH_MANIFEST).read_text(encoding="utf-8"))["model"]["sha256"]
@@ -358,8 +299,6 @@ def edit_warning(sketch: Path) -> str | None:
     edits may be deliberate. But it must not happen silently, because desktop parity and the on-board
     self-test only vouch for the files edgekit generated.
     """
-    from .firmware import sketch_edits
-
     edited = sketch_edits(Path(sketch))
     if not edited:
         return None
