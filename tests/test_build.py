@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from fakeboard import BoardThread, FakeBoard
+from helpers.fakeboard import BoardThread, FakeBoard
 
 from edgekit.artifacts import update_manifest
 from edgekit.boards import boards_dir, load_board
