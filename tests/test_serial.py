@@ -6,6 +6,7 @@ import _thread
 import io
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ from edgekit.device.link import LineError, LineSplitter, parse_line
 from edgekit.device.monitor import monitor
 from edgekit.device.ports import AmbiguousPort, detect_port
 from edgekit.errors import EdgekitError
+from edgekit.records import BuildSummary
+from edgekit.records.build import ArenaMeasured, MeasuredLatency
+from edgekit.records.profile import Estimate, ProfileResult
 
 HASH = "0123456789abcdef"
 SAFETY_S = 20.0  # bounds a broken test; healthy ones stop on their own in well under a second
@@ -288,14 +292,42 @@ def test_monitor_port_that_never_existed(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- verify
 
 
-def make_run(parent: Path, manifest_extra: str = "", parity: str | None = None) -> tuple[Path, str]:
-    """A run folder with what verify reads: manifest (contract rate, maybe a profile), the int8 model."""
+def build_record(**fields: object) -> dict:
+    """Manifest ``build`` as edgekit build writes it (the record's own to_dict), with ``fields`` changed."""
+    summary = BuildSummary(
+        board="nano33",
+        fqbn="arduino:mbed_nano:nano33ble",
+        float_accuracy=0.85,
+        litert_accuracy=0.85,
+        tflm_accuracy=0.85,
+        accuracy_drop_pp=0.0,
+        agreement_float_tflm=1.0,
+        int8_windows_differ=0,
+        int8_max_step_diff=0,
+        model_bytes=32,
+        arena_bytes=8192,
+        arena_measured=ArenaMeasured(bytes=7424, source="emulated Cortex-M4"),
+        fit={},
+        fit_summary="fits",
+        sketch="firmware/edgekit_har",
+        selftest_windows=40,
+    )
+    return replace(summary, **fields).to_dict()  # type: ignore[arg-type]
+
+
+MEASURED = MeasuredLatency(instructions=2430287, ms=[41.8, 53.2], duty_cycle=[0.02, 0.03], source="qemu")
+
+
+def make_run(
+    parent: Path, build: dict | None = None, profile: dict | None = None, parity: str | None = None
+) -> tuple[Path, str]:
+    """A run folder with what verify reads, in the shapes edgekit writes: contract, build and profile records."""
     run = parent / "run"
     run.mkdir()
-    contract = json.dumps(
-        Contract(80, 40, 20.0, ["Walking"], "m/s^2", [0.0] * 3, [1.0] * 3, [-20.0] * 3, [20.0] * 3).to_dict()
-    )
-    (run / "manifest.json").write_text(f'{{"kind": "edgekit-run", "contract": {contract}{manifest_extra}}}')
+    contract = Contract(80, 40, 20.0, ["Walking"], "m/s^2", [0.0] * 3, [1.0] * 3, [-20.0] * 3, [20.0] * 3)
+    manifest = {"kind": "edgekit-run", "contract": contract.to_dict()}
+    manifest.update({k: v for k, v in (("build", build), ("profile", profile)) if v is not None})
+    (run / "manifest.json").write_text(json.dumps(manifest))
     (run / "model_int8.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 stand-in model bytes")
     if parity is not None:
         (run / "parity.json").write_text(parity)
@@ -314,10 +346,8 @@ def verify(board: FakeBoard, lines: list[str], *args: str):
     return result
 
 
-@pytest.mark.slow  # trains a run to verify against
 def test_verify_full_pass(board: FakeBoard, tmp_path: Path) -> None:
-    measured = '{"instructions": 2430287, "ms": [41.8, 53.2], "duty_cycle": [0.02, 0.03], "source": "qemu"}'
-    run, model = make_run(tmp_path, f', "build": {{"measured": {measured}}}')
+    run, model = make_run(tmp_path, build_record(measured=MEASURED))
     lines = ["garbage", f"EK,READY,{model},41234", "EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,9.79,19.98,1"]
     result = verify(board, lines, "--run", str(run))
     assert result.exit_code == 0, result.output
@@ -333,10 +363,11 @@ def test_verify_full_pass(board: FakeBoard, tmp_path: Path) -> None:
     assert board.from_host(timeout=1.0).startswith(b"r")  # asked for the READY line again
 
 
-@pytest.mark.slow  # trains a run to verify against
 def test_verify_falls_back_to_the_cost_model_record_profile_writes(board: FakeBoard, tmp_path: Path) -> None:
     """Without a measurement, the estimate in the shape edgekit.profile writes it (estimate.seconds)."""
-    run, model = make_run(tmp_path, ', "profile": {"estimate": {"available": true, "seconds": [0.265, 0.338]}}')
+    estimate = Estimate(available=True, seconds=[0.265, 0.338])
+    profile = ProfileResult(kind="edgekit-profile", model="compact", layers=[], totals={}, estimate=estimate)
+    run, model = make_run(tmp_path, profile=profile.to_dict())
     lines = [f"EK,READY,{model},41234", "EK,SELFTEST,40,40,0,290000,-1", "EK,SENSOR,9.79,19.98,1"]
     result = verify(board, lines, "--run", str(run))
     assert result.exit_code == 0, result.output
@@ -346,7 +377,6 @@ def test_verify_falls_back_to_the_cost_model_record_profile_writes(board: FakeBo
     ) in result.stdout
 
 
-@pytest.mark.slow  # trains a run to verify against
 def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_path: Path) -> None:
     run, model = make_run(tmp_path, parity='{"timing": {"tflm_ms_per_inference": 12.0}}')
     lines = [f"EK,READY,{model},41234", "EK,SELFTEST,38,40,5,43210,7", "EK,SENSOR,9.79,19.98,1"]
@@ -371,7 +401,6 @@ def test_verify_failing_selftest_names_the_first_window(board: FakeBoard, tmp_pa
         (["EK,SELFTEST,40,40,0,43210,-1", "EK,SENSOR,2.10,20.00,0"], "sensor check failed: resting |a| 2.10"),
     ],
 )  # fmt: skip
-@pytest.mark.slow  # trains a run to verify against
 def test_verify_other_failures_exit_1(board: FakeBoard, tmp_path: Path, lines: list[str], message: str) -> None:
     run, _ = make_run(tmp_path)
     result = verify(board, lines, "--run", str(run))
@@ -379,7 +408,6 @@ def test_verify_other_failures_exit_1(board: FakeBoard, tmp_path: Path, lines: l
     assert message in result.stderr
 
 
-@pytest.mark.slow  # trains a run to verify against
 def test_verify_times_out_without_a_selftest_line(board: FakeBoard, tmp_path: Path) -> None:
     run, _ = make_run(tmp_path)
     result = verify(board, ["EK,PRED,1,Walking,0.9,10,0"], "--timeout", "0.5", "--run", str(run))
@@ -387,7 +415,7 @@ def test_verify_times_out_without_a_selftest_line(board: FakeBoard, tmp_path: Pa
     assert "no EK,SELFTEST line within 0.5 s" in result.stderr and "press its reset button" in result.stderr
 
 
-NO_SELFTEST = ', "build": {"selftest_windows": 0, "measured": {"instructions": 2430287, "ms": [41.8, 53.2]}}'
+NO_SELFTEST = build_record(selftest_windows=0, measured=MEASURED)
 
 
 def test_verify_a_sketch_built_without_selftest_checks_what_it_has(board: FakeBoard, tmp_path: Path) -> None:
