@@ -268,7 +268,7 @@ def test_cli_data_fetch_prints_path_and_counts(tmp_path: Path, server: tuple[str
     info_path(path).write_text(json.dumps(info))
     result = CliRunner().invoke(main, ["data", "fetch", "--cache-dir", str(cache), "--url", "http://127.0.0.1:9/x"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()  # results on stdout; "using cached ..." is progress, on stderr
     assert lines[0] == str(path)
     assert any("Walking" in line and "424400" in line for line in lines)
     assert read_raw(path).labels == LABELS
@@ -373,8 +373,9 @@ def test_a_local_write_error_names_the_disk_not_the_connection(
     cache = tmp_path / "cache"
     done = _fetch_with_file_size_limit(cache, f"{base}/a.tar.gz", 300_000)
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("edgekit: ") or "error" in line]
+    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), done.stderr  # after progress lines
+    assert "Traceback" not in done.stderr
     assert f"cannot write the {what} (File too large)" in lines[0] and str(cache) in lines[0]
     assert "connection" not in lines[0] and "--cache-dir" in lines[0]
     assert _leftovers(cache) == []
