@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from functools import cache
 from types import ModuleType
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's own ERROR lines too: edgekit reports errors itself
 
 
 @contextlib.contextmanager

@@ -177,3 +177,18 @@ def test_progress_lines_are_printed_when_stderr_is_not_a_terminal(tmp_path: Path
         env=env,
     )
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+
+
+@pytest.mark.slow  # trains (one epoch)
+def test_a_training_run_prints_only_edgekit_lines_on_stderr(tmp_path: Path):
+    """TensorFlow's own ERROR lines during training (``NodeDef mentions attribute use_unbounded_threadpool``
+    from the augmentation pipeline) are not the user's business: stderr holds edgekit's progress only."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "EDGEKIT_QUIET")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgekit", "train", "--data", "synthetic", "--recipe", "robust", "--epochs", "1",
+         "--min-epochs", "1", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    foreign = [line for line in proc.stderr.splitlines() if not line.startswith("edgekit: ")]
+    assert not foreign, foreign

@@ -114,7 +114,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.obj["quiet"] = quiet
     if quiet:
         os.environ["EDGEKIT_QUIET"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's own ERROR lines too: edgekit reports errors itself
 
 
 def _set_quiet(ctx: click.Context, _param: click.Parameter, quiet: bool) -> None:
