@@ -112,6 +112,8 @@ NEEDS_RUNTIME = {
     "test_serial",
     "test_compact",
     "test_profile",
+    "test_fail_fast",
+    "test_tune",
 }
 
 
