@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgekit.data import raw as raw_mod
+from edgekit.data import raw_lines
 from edgekit.data.raw import (
     EXTRA,
     MISSING,
@@ -92,7 +93,7 @@ def test_clean_file_never_uses_the_python_fallback(tmp_path: Path, monkeypatch: 
     def forbidden(*args: object) -> None:
         raise AssertionError("Python fallback used on a clean file")
 
-    monkeypatch.setattr(raw_mod, "_parse_line", forbidden)
+    monkeypatch.setattr(raw_lines, "_parse_line", forbidden)
     assert len(read_raw(path)) == 2000
 
 
@@ -306,7 +307,7 @@ def test_vectorised_reader_equals_reading_every_line_in_python(tmp_path: Path, l
     path = _write(tmp_path, lines, name="mix.txt")
     data = path.read_bytes().replace(b"\r\n", b"\n")
     starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1))
-    slow = raw_mod._parse_lines(data, starts, np.arange(starts.size - 1), raw_mod.MAX_ABS)
+    slow = raw_lines.parse_lines(data, starts, np.arange(starts.size - 1), raw_mod.MAX_ABS)
     try:
         fast = read_raw(path)
     except EdgekitError:

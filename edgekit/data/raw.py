@@ -30,12 +30,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import math
-import re
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,23 +41,25 @@ import pandas as pd
 
 from ..artifacts import write_bytes_atomic
 from ..errors import EdgekitError
+from .raw_lines import (  # noqa: F401  (the skip reasons are part of this module's interface)
+    EXTRA,
+    MISSING,
+    N_FIELDS,
+    NON_FINITE,
+    NON_NUMERIC,
+    NON_UTF8,
+    OUT_OF_RANGE,
+    Parsed,
+    parse_lines,
+)
 from .types import MAX_REPORTED_LINES, Recording, SkipReport
 
 MAX_ABS = 1e4  # m/s^2; about 1000 g, far beyond any body-worn accelerometer: such a value is corrupt
 FORMAT_HINT = "expected WISDM v1.1 raw lines 'user,activity,timestamp,x,y,z;'"
 GZIP_MAGIC = b"\x1f\x8b"
-N_FIELDS = 6
 CHUNK_BYTES = 2 << 20  # a block of whole lines: big enough for pandas' speed, small enough for a line index
 MAX_LINE_BYTES = 1 << 20  # a record is ~50 bytes; even a damaged line holding many records stays far below
 MAX_TEXT_BYTES = 1 << 30  # gunzipped text; the v1.1 file is ~50 MB, so more is a bomb, not data
-
-# Skip reasons (stable strings: they end up in manifests and tests).
-MISSING = "missing value"
-EXTRA = "extra fields"
-NON_NUMERIC = "non-numeric value"
-NON_FINITE = "non-finite value"
-OUT_OF_RANGE = "out of range value"
-NON_UTF8 = "non-UTF-8 bytes"
 
 # The structure pass maps each line to its skeleton with one bytes.translate: digits, signs, '.', 'e'/'E',
 # '_' and blanks vanish, other ASCII letters become 'a' (runs collapse to one), separators stay, and
@@ -75,25 +74,7 @@ _CLEAN_SHAPES = tuple(label + b",,,," + tail for label in (b",a", b",") for tail
 _SHAPE_BYTES = 8
 _MIN_SHAPE = min(len(shape) for shape in _CLEAN_SHAPES)
 _CLEAN_CODES = np.frombuffer(b"".join(s.ljust(_SHAPE_BYTES, b"\0") for s in _CLEAN_SHAPES), dtype=np.uint64)
-_INT_RE = re.compile(r"[+-]?[0-9]+")
 _INT_TEXT = r"\s*[+-]?[0-9]{1,19}\s*"  # what pandas reads as int64 (a 19-digit overflow is caught later)
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-@dataclass
-class _Parsed:
-    """Records in column form plus the physical line (0-based) each came from."""
-
-    line: list[int] = field(default_factory=list)
-    user: list[int] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
-    t_ns: list[int] = field(default_factory=list)
-    xyz: list[tuple[float, float, float]] = field(default_factory=list)
-    skipped: dict[str, list[int]] = field(default_factory=dict)  # reason -> 0-based lines
-    recovered: int = 0
-
-    def skip(self, line: int, reason: str) -> None:
-        self.skipped.setdefault(reason, []).append(line)
 
 
 def read_raw(path: Path, max_abs: float = MAX_ABS) -> Recording:
@@ -241,11 +222,11 @@ def _parse_bytes(data: bytes, max_abs: float, first_line: int = 0) -> Recording:
     if table is not None and bad.any():
         table = table[~bad]
     lines = np.flatnonzero(suspect)
-    slow = _Parsed()
+    slow = Parsed()
     if lines.size:  # empty lines hold nothing; skipping them here keeps 40 M blank lines out of Python
         starts = starts if starts is not None else _line_starts(buf)
         lines = lines[starts[lines + 1] - 1 > starts[lines]]
-        slow = _parse_lines(data, starts, lines, max_abs) if lines.size else slow
+        slow = parse_lines(data, starts, lines, max_abs) if lines.size else slow
     return _assemble(table, slow, first_line)
 
 
@@ -371,89 +352,7 @@ def _integer_rows(col: pd.Series) -> np.ndarray:
     return col.astype(str).str.fullmatch(_INT_TEXT).fillna(False).to_numpy(dtype=bool)
 
 
-def _parse_lines(data: bytes, starts: np.ndarray, lines: np.ndarray, max_abs: float) -> _Parsed:
-    """The Python tier: re-read only the given physical lines."""
-    out = _Parsed()
-    begin = starts[lines].tolist()
-    end = (starts[lines + 1] - 1).tolist()
-    for line, b, e in zip(lines.tolist(), begin, end, strict=True):
-        _parse_line(data[b:e], line, out, max_abs)
-    return out
-
-
-def _parse_line(raw: bytes, line: int, out: _Parsed, max_abs: float) -> None:
-    """Every record on one physical line, recovering what can be recovered."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        out.skip(line, NON_UTF8)
-        return
-    pieces = [p.strip() for p in text.split(";")]
-    records = []
-    for k, piece in enumerate(pieces):
-        if not piece.strip(", \t\r"):
-            if k == 0 and "," in piece:
-                records.append(piece)  # a record whose every value is empty
-            continue  # separators left over after a ';' (or a blank line): no record here
-        piece = piece.rstrip(", \t\r")
-        records.append(piece.lstrip(", \t\r") if k else piece)
-    good = 0
-    for record in records:
-        reason = _parse_record(record, line, out, max_abs)
-        if reason:
-            out.skip(line, reason)
-        else:
-            good += 1
-    if len(records) > 1:
-        out.recovered += good
-
-
-def _parse_record(record: str, line: int, out: _Parsed, max_abs: float) -> str | None:
-    """Append one record to ``out``; return the skip reason instead when it is not valid."""
-    fields = [f.strip() for f in record.split(",")]
-    if len(fields) < N_FIELDS:
-        return MISSING
-    if len(fields) > N_FIELDS:
-        return EXTRA
-    if any(not f for f in fields):
-        return MISSING
-    user, t_ns = _to_int(fields[0]), _to_int(fields[2])
-    if user is None or t_ns is None:
-        return NON_NUMERIC
-    if not (_INT64[0] <= user <= _INT64[1] and _INT64[0] <= t_ns <= _INT64[1]):
-        return OUT_OF_RANGE
-    xyz = []
-    for f in fields[3:]:
-        value = _to_float(f)
-        if value is None:
-            return NON_NUMERIC
-        if not math.isfinite(value):
-            return NON_FINITE
-        if abs(value) > max_abs:
-            return OUT_OF_RANGE
-        xyz.append(value)
-    out.line.append(line)
-    out.user.append(user)
-    out.label.append(fields[1])
-    out.t_ns.append(t_ns)
-    out.xyz.append((xyz[0], xyz[1], xyz[2]))
-    return None
-
-
-def _to_int(text: str) -> int | None:
-    return int(text) if _INT_RE.fullmatch(text) else None
-
-
-def _to_float(text: str) -> float | None:
-    if "_" in text:  # Python accepts '1_0'; no data file means that
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _assemble(table: pd.DataFrame | None, slow: _Parsed, first_line: int = 0) -> Recording:
+def _assemble(table: pd.DataFrame | None, slow: Parsed, first_line: int = 0) -> Recording:
     """Merge both tiers back into file order with one sorted label list."""
     if table is not None:  # rows dropped as bad may have been the only ones with some label
         table[1] = table[1].cat.remove_unused_categories()
@@ -488,7 +387,7 @@ def _fast_columns(table: pd.DataFrame, category_codes: list[int]) -> dict[str, n
     }
 
 
-def _slow_columns(slow: _Parsed, lookup: dict[str, int]) -> dict[str, np.ndarray]:
+def _slow_columns(slow: Parsed, lookup: dict[str, int]) -> dict[str, np.ndarray]:
     return {
         "line": np.asarray(slow.line, dtype=np.int64),
         "user": np.asarray(slow.user, dtype=np.int64),
@@ -498,7 +397,7 @@ def _slow_columns(slow: _Parsed, lookup: dict[str, int]) -> dict[str, np.ndarray
     }
 
 
-def _report(slow: _Parsed, first_line: int = 0) -> SkipReport:
+def _report(slow: Parsed, first_line: int = 0) -> SkipReport:
     report = SkipReport(recovered=slow.recovered)
     for reason, lines in sorted(slow.skipped.items()):
         report.add(np.asarray(lines, dtype=np.int64) + first_line + 1, reason)
