@@ -187,6 +187,7 @@ def test_two_trial_tune_in_local_mode(local_tune, tmp_path):
     assert summary["ray"]["gcs_address"].startswith("127.0.0.1:")
     trials = json.loads((out / "trials.json").read_text())
     assert len(trials) == 2 and all(t["latency_ms"] <= 35 for t in trials)
+    assert all(t["latency_source"] == "measured" for t in trials)  # on the emulated Cortex-M4, not estimated
     html = (out / "report.html").read_text()
     assert "Pareto front" in html and "<svg" in html
     best = load_spec(out / "best.toml")
@@ -273,3 +274,23 @@ def test_interrupted_tune_resumes_with_the_same_command(tmp_path):
     assert done_before <= trial_dirs and len(trial_dirs) == 3
     changed = _edgekit("tune", "--board", "nano33", *TINY, "--trials", "4", "--out", str(out), timeout=120)
     assert changed.returncode == 2 and "different trials" in changed.stderr
+
+
+@pytest.mark.slow  # cross-compiles the board's runtime and runs it under QEMU
+def test_candidates_are_priced_with_the_latency_the_emulated_board_measures():
+    """The budget is checked against the board's own runtime on its emulated core, the number ``edgekit
+    build`` reports, not the cost model's estimate (16-40 % low on the Cortex-M4 for this family)."""
+    from edgekit.boards import load_board
+    from edgekit.contract import LABELS
+    from edgekit.tune.budget import candidate_cost
+
+    board = load_board("nano33")
+    contract = Contract(80, 40, 20.0, list(LABELS), "m/s^2", [0.0] * 3, [1.0] * 3, [-20.0] * 3, [20.0] * 3)
+    spec = spec_from_params(dict(COMPACT_POINT), name="compact_point")
+    measured = candidate_cost(spec, board, contract, max_latency_ms=None)
+    assert measured.latency_source == "measured" and measured.reject == ""
+    estimated = candidate_cost(spec, board, contract, max_latency_ms=0.001)  # over budget by its estimate alone
+    assert estimated.latency_source == "estimate" and "latency" in estimated.reject
+    assert measured.latency_ms > estimated.latency_ms  # the estimate is low; the measurement decides
+    tight = candidate_cost(spec, board, contract, max_latency_ms=(measured.latency_ms + estimated.latency_ms) / 2)
+    assert tight.latency_source == "measured" and "(measured)" in tight.reject  # passes the estimate, not the board

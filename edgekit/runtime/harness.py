@@ -146,8 +146,11 @@ def model_sources(
     sources: RuntimeSources,
     methods: dict[str, str],
     hot_kernels: str = "Os",
+    extra_ops: tuple[str, ...] = (),
 ) -> BoardModel:
-    kernels = kernel_table(sources, interface.ops, methods)
+    """The sketch's model code and runtime tree; ``extra_ops`` registers more kernels than the model uses, so
+    that many models of one family share one compiled runtime library (``edgekit tune`` measures each)."""
+    kernels = kernel_table(sources, (*interface.ops, *extra_ops), methods)
     tree = build_tree(sources, kernels, hot_kernels)
     return BoardModel(tree, render_model_code(tflite_bytes, interface, kernels), interface)
 

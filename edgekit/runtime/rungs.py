@@ -44,7 +44,12 @@ def sample_indices(n: int, k: int, golden: tuple[int, ...]) -> np.ndarray:
 
 
 def prepare_board_model(
-    tflite: bytes, interface: ModelInterface, runtime_src: Path | None, methods: dict[str, str], hot_kernels: str = "Os"
+    tflite: bytes,
+    interface: ModelInterface,
+    runtime_src: Path | None,
+    methods: dict[str, str],
+    hot_kernels: str = "Os",
+    extra_ops: tuple[str, ...] = (),
 ) -> tuple[BoardModel | None, str | None]:
     """The model code + runtime tree, or (None, why) when the runtime sources are not to be had."""
     try:
@@ -53,7 +58,7 @@ def prepare_board_model(
         if runtime_src is not None:
             raise
         return None, str(exc)
-    return model_sources(tflite, interface, sources, methods, hot_kernels), None
+    return model_sources(tflite, interface, sources, methods, hot_kernels, extra_ops), None
 
 
 def run_board_rungs(

@@ -158,7 +158,7 @@ def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Pat
         sampler=TPESampler(seed=opts.seed),
         points_to_evaluate=[COMPACT_POINT],
     )
-    search = BudgetSearch(inner, Pricer(board.name, prepared.contract, opts.max_latency_ms), out / REJECTED)
+    search = BudgetSearch(inner, Pricer(board, prepared.contract, opts.max_latency_ms), out / REJECTED)
     scheduler = ASHAScheduler(max_t=opts.epochs, grace_period=max(1, opts.epochs // 4), reduction_factor=3)
     tuner = tune.Tuner(
         trainable,

@@ -24,6 +24,7 @@ class TrialRecord:
     epochs: int
     recipe: str
     model_toml: str
+    latency_source: str = "estimate"  # "measured" on the emulated core, or the cost model's "estimate"
 
     @property
     def kept(self) -> bool:
@@ -48,6 +49,7 @@ def record(trial_id: str, config: dict[str, Any], result: dict[str, Any]) -> Tri
         epochs=int(result.get("epochs", 0)) or 1,
         recipe=str(config["recipe"]),
         model_toml=config["model_toml"],
+        latency_source=str(cost.get("latency_source", "estimate")),
     )
 
 
@@ -92,7 +94,7 @@ class ProgressLines(Callback):
         state = "kept" if rec.kept else f"pruned@{rec.epochs_run}"
         print(
             f"trial {len(self.records)}/{self.total} {rec.label}: val_acc {rec.val_accuracy:.3f}  "
-            f"latency {rec.latency_ms:.1f} ms  flash {rec.flash_bytes:,} B  {state}",
+            f"latency {rec.latency_ms:.1f} ms ({rec.latency_source})  flash {rec.flash_bytes:,} B  {state}",
             flush=True,
         )
         print("  " + front_line(pareto_front(list(self.records.values()))), flush=True)
