@@ -66,7 +66,9 @@ RECIPES: dict[str, Recipe] = {
 # How long each recipe trains (TrainConfig's epochs, min_epochs, patience) unless told otherwise: the
 # cosine schedule reaches its low-rate tail only near the last epoch, so stopping may not start early.
 RECIPE_EPOCHS: dict[str, tuple[int, int, int]] = {"seed": (50, 10, 10), "robust": (60, 30, 15)}
-DEFAULT_RECIPE = "seed"
+# The default is the recipe that won the three-seed comparison on held-out users 29-36 (bench/recipe.py:
+# robust 0.856 mean float accuracy vs seed 0.841, int8 drop <= 0.08 pp both); --recipe seed is the article's.
+DEFAULT_RECIPE = "robust"
 
 
 def recipe_names() -> list[str]:

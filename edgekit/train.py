@@ -32,7 +32,7 @@ from .data.prepare import Prepared, parse_users, prepare, split_users
 from .errors import EdgekitError
 from .model import build_model, evaluate, format_metrics, make_deterministic
 from .modelspec import is_path, load_spec
-from .recipe import Augmenter, Recipe, batches, get_recipe
+from .recipe import DEFAULT_RECIPE, RECIPE_EPOCHS, Augmenter, Recipe, batches, get_recipe
 from .run import data_spec
 
 
@@ -45,15 +45,15 @@ class TrainConfig:
     hop: int = HOP
     rate_hz: float = RATE_HZ
     max_gap_s: float = MAX_GAP_S
-    epochs: int = 50
+    epochs: int = RECIPE_EPOCHS[DEFAULT_RECIPE][0]
     batch_size: int = 400
     learning_rate: float = 1e-3
-    patience: int = 10
-    min_epochs: int = 10
+    patience: int = RECIPE_EPOCHS[DEFAULT_RECIPE][2]
+    min_epochs: int = RECIPE_EPOCHS[DEFAULT_RECIPE][1]
     val_fraction: float = 0.15
     ema_momentum: float = 0.99
     test_users: str | None = None
-    recipe: str = "seed"  # a name in edgekit.recipe.RECIPES
+    recipe: str = DEFAULT_RECIPE  # a name in edgekit.recipe.RECIPES
     recipe_spec: Recipe | None = None  # explicit knobs (ablations, tune); None: the named recipe's
 
     def resolved_recipe(self) -> Recipe:
