@@ -174,6 +174,7 @@ def test_real_wisdm_build_passes_the_gates(wisdm_windows: Path, wisdm_raw: Path,
     assert summary["fit"]["fits"] and Path(summary["sketch"], "edgekit_har.ino").is_file()
 
 
+@pytest.mark.slow  # reads the module's trained build
 def test_records_round_trip_what_build_writes(built):
     """The typed records give back the files key for key: artifacts stay byte-identical through them."""
     out, summary = built
@@ -184,6 +185,7 @@ def test_records_round_trip_what_build_writes(built):
     assert manifest["build"] == summary
 
 
+@pytest.mark.slow  # reads the module's trained build
 def test_profile_counts_the_footprint_build_counts(built):
     """Issue 12 item 20: 'edgekit profile RUN' and 'edgekit build' give one flash and RAM figure, self-test included."""
     out, summary = built
@@ -194,6 +196,7 @@ def test_profile_counts_the_footprint_build_counts(built):
         assert fit["flash"] == summary["fit"]["flash"] and fit["ram"] == summary["fit"]["ram"]
 
 
+@pytest.mark.slow  # reads the module's trained build
 def test_the_summary_names_the_embedded_self_test(built):
     _, summary = built
     text = format_summary(BuildSummary.from_dict(summary))
@@ -239,6 +242,7 @@ def test_a_board_given_as_a_file_is_the_board_used_everywhere(tmp_path: Path, mo
     assert json.loads(shown.stdout)["board"]["clock_hz"] == 32_000_000
 
 
+@pytest.mark.slow  # reads the module's trained build
 def test_a_board_file_with_a_shipped_name_wins_over_the_shipped_board(built, tmp_path: Path):
     """Issue 12 item 16: a custom nano33.toml recorded by build is what later stages load, not boards/nano33.toml."""
     out, _ = built
@@ -250,6 +254,7 @@ def test_a_board_file_with_a_shipped_name_wins_over_the_shipped_board(built, tmp
     assert profile_run(copy)["estimate"]["clock_hz"] == 32_000_000
 
 
+@pytest.mark.slow  # reads the module's trained build
 def test_the_board_rungs_run_the_kernels_the_sketch_ships(built):
     """nano33 ships CMSIS-NN at -O2 (its board file): the emulated rung that measured it must have too."""
     out, _ = built
