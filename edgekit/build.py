@@ -291,6 +291,7 @@ def build_run(
                 runtime_src=runtime_src,
                 board_arena=board_arena(_rungs(report), board),
                 model=config.model,
+                max_gap_s=config.max_gap_s,
             )
         with progress.step("estimating the latency on the board (edgekit profile)"):
             profile = profiling.profile_run(run, board, selftest_windows=len(tests) if tests is not None else 0)

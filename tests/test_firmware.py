@@ -414,3 +414,11 @@ def test_host_sample_queue_counts_drops(host_harness, tmp_path: Path):
     accepted, missed, left, n, *popped = words
     assert (accepted, missed, left, n) == (8, 4 + 5, 0, 10)
     assert popped == [0, 1, 2, 3, 4, 5, 6, 7, 100, 101]
+
+
+def test_the_sketch_restarts_its_window_at_the_runs_own_gap_limit(test_model, tmp_path: Path):
+    """A run trained with --max-gap 2.5 never saw a window straddle a gap over 2.5 s: neither may the board."""
+    default = generate_firmware(test_model.tflite, test_model.contract, "nano33", tmp_path / "default")
+    assert "constexpr uint32_t kMaxGapMs = 1000;" in (default / "edgekit_config.h").read_text()
+    wider = generate_firmware(test_model.tflite, test_model.contract, "nano33", tmp_path / "wider", max_gap_s=2.5)
+    assert "constexpr uint32_t kMaxGapMs = 2500;" in (wider / "edgekit_config.h").read_text()

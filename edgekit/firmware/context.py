@@ -91,8 +91,12 @@ def sketch_context(
     overridden: bool,
     selftest: Selftest | None,
     sketch_name: str,
+    max_gap_s: float = MAX_GAP_S,
 ) -> dict[str, Any]:
-    """Template variables of the inference sketch (firmware_templates/sketch), before arena, fit and runtime."""
+    """Template variables of the inference sketch (firmware_templates/sketch), before arena, fit and runtime.
+
+    ``max_gap_s`` is the training data's: a window never straddled a longer gap there, so on the board a
+    longer gap restarts the window (the run's ``--max-gap``, 1 s by default)."""
     assert board.imu is not None and board.tflm is not None
     quant = require_quant(contract)
     axis_words = [("-" if neg else "") + f"board {AXES[axis]}" for axis, neg in axis_map_sources(mapping)]
@@ -113,8 +117,8 @@ def sketch_context(
         "hop": contract.hop,
         "rate_hz_f": c_float(contract.rate_hz, "contract.rate_hz"),
         "hop_seconds": f"{contract.hop / contract.rate_hz:g}",
-        "max_gap_ms": round(MAX_GAP_S * 1000),
-        "max_gap_s": f"{MAX_GAP_S:g}",
+        "max_gap_ms": round(max_gap_s * 1000),
+        "max_gap_s": f"{max_gap_s:g}",
         "labels": list(contract.labels),
         "standard_gravity": c_float(STANDARD_GRAVITY, "standard gravity"),
         "axis_map_words": ", ".join(axis_words),

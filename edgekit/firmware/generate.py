@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..boards import Board, load_board, parse_axis_map
-from ..contract import Contract
+from ..contract import MAX_GAP_S, Contract
 from ..runtime.harness import BoardModel, model_interface, model_sources, op_methods
 from ..runtime.sources import locate_sources
 from ..runtime.tree import TREE_DIR
@@ -36,6 +36,7 @@ def generate_firmware(
     runtime_src: Path | None = None,
     board_arena: BoardArena | None = None,
     model: str | None = None,
+    max_gap_s: float = MAX_GAP_S,
 ) -> Path:
     """Write the sketch folder ``out_dir/sketch_name`` (replacing one edgekit generated before) and return it.
 
@@ -73,7 +74,7 @@ def generate_firmware(
             board.tflm.hot_kernels,
         )
     context = sketch_context(
-        tflite_bytes, contract, board, info.ops, mapping, axis_map is not None, selftest, sketch_name
+        tflite_bytes, contract, board, info.ops, mapping, axis_map is not None, selftest, sketch_name, max_gap_s
     )
     context.update(
         arena=arena.to_dict(), fit=fit.to_dict(), fit_summary=fit.summary(), runtime=runtime_context(runtime)
