@@ -21,10 +21,11 @@ from . import artifacts, progress
 from . import profile as profiling
 from .artifacts import HISTORY, MANIFEST, METRICS, MODEL_KERAS
 from .boards import Board, fit_check, load_board, parse_axis_map
-from .contract import N_CLASSES, RATE_HZ, Contract, check_labels
+from .contract import N_CLASSES, Contract, check_labels
 from .data import check_source
 from .errors import EdgekitError, GateFailed
 from .firmware import generate_firmware
+from .firmware.calibration import check_norm_source, firmware_contract
 from .profile import Footprint, board_arena, emulated_core, sketch_footprint
 from .records import (
     ArenaMeasured,
@@ -84,70 +85,6 @@ def reuse_training(out: Path, stage: Path, data: str | Path | None, config: Trai
     artifacts.write_json_atomic(stage / MANIFEST, manifest)
     progress.note(f"reusing the model trained in {out} (same data, config and seed)")
     return True
-
-
-def firmware_contract(
-    contract: Contract, norm_from: Path | None, probe: bool = False
-) -> tuple[Contract, Calibration | None]:
-    """The contract in m/s^2 the board applies (``probe``: only check that it can be made, before training).
-
-    Pre-normalised training data (per-subject z-scores) carries no physical statistics, so the
-    board standardises with the mean and std of a calibration recording of the wearer (``--norm-from``,
-    e.g. from ``edgekit capture``); the clip range in z-units maps to m/s^2 through the same numbers.
-    """
-    if not contract.prenormalized:
-        if norm_from is not None:
-            raise EdgekitError(
-                f"--norm-from {norm_from}: only for models trained on pre-normalised windows (the data is in "
-                f"{contract.units} already); drop the option"
-            )
-        return contract, None
-    if norm_from is None:
-        raise EdgekitError(
-            "the model was trained on pre-normalised (z-scored) windows, so the board needs per-axis statistics "
-            "in m/s^2: pass --norm-from RECORDING (a raw WISDM-format file of the wearer, e.g. from 'edgekit capture')"
-        )
-    from .data import load_recording
-    from .data.prepare import axis_stats
-
-    rec, source = load_recording(Path(norm_from), option="--norm-from")
-    if probe:
-        return contract, None
-    mean, std = axis_stats(rec.xyz)
-    f32 = np.float32
-    low = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_low, std, strict=True)]
-    high = [float(f32(m + z * s)) for m, z, s in zip(mean, contract.clip_high, std, strict=True)]
-    derived = replace(
-        contract,
-        units="m/s^2",
-        prenormalized=False,
-        mean=[float(f32(v)) for v in mean],
-        std=[float(f32(v)) for v in std],
-        clip_low=low,
-        clip_high=high,
-    )
-    calibration = Calibration(
-        path=source["path"], sha256=source["sha256"], records=source["records"], mean=derived.mean, std=derived.std
-    )
-    return derived, calibration
-
-
-def _check_norm_source(data: str | Path | None, norm_from: Path | None) -> None:
-    """Fail before training when --data and --norm-from do not go together, or --norm-from cannot be read.
-
-    Pre-normalised windows need a calibration recording and data in m/s^2 must not have one; both are
-    known from the files' headers, and the recording is read here once so that a typo in it is reported
-    now, naming --norm-from, not after the whole pipeline (naming --data).
-    """
-    from .data.npz import read_units
-
-    path = Path(str(data)) if data is not None else None
-    is_npz = path is not None and path.suffix == ".npz" and path.is_file()
-    units = read_units(path) if path is not None and is_npz else "m/s^2"  # None: damaged; the data stage says so
-    if units is None:
-        return
-    prenormalized = Contract(0, 0, RATE_HZ, [], units, [], [], [], [], prenormalized=units != "m/s^2")
-    firmware_contract(prenormalized, norm_from, probe=True)
 
 
 def _firmware_labels(data: str | Path | None) -> Any:
@@ -254,7 +191,7 @@ def build_run(
     artifacts.check_output_dir(out, force)
     if representative < 1:
         raise EdgekitError(f"--representative {representative}: must be at least 1")
-    _check_norm_source(data, norm_from)
+    norm = check_norm_source(data, norm_from)
     board = resolve_board(board)
     if axis_map is not None:
         parse_axis_map(axis_map)
@@ -272,7 +209,7 @@ def build_run(
         if not reuse_training(out, stage, data, config, seed):
             train_into(stage, data, config, seed, check_windows=_firmware_labels(data))
         run = Run(stage, board)
-        fw_contract, calibration = firmware_contract(run.contract, norm_from)
+        fw_contract, calibration = firmware_contract(run.contract, norm_from, norm)
         quantize_run(run, representative=representative, seed=seed)
         tflite, _, contract = load_quantized(stage)
         fw_contract = replace(fw_contract, quant=contract.quant)
