@@ -13,15 +13,13 @@ firmware then needs per-axis statistics in m/s^2 from a calibration recording (`
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import EdgekitError
-from .protocol import LABEL_PATTERN
+from .protocol import LABEL
 
 AXES = ("x", "y", "z")
-_LABEL = re.compile(LABEL_PATTERN)
 STANDARD_GRAVITY = 9.80665
 
 # WISDM's shape of the problem, the defaults every stage starts from (a run's contract may differ; it
@@ -92,7 +90,7 @@ class Contract:
 
 def check_labels(labels: list[str], where: str) -> None:
     """Refuse class labels the firmware cannot print in its EK,PRED lines (``where`` names the source)."""
-    bad = [label for label in labels if not _LABEL.fullmatch(label)]
+    bad = [label for label in labels if not LABEL.fullmatch(label)]
     if bad:
         raise EdgekitError(
             f"{where}: labels {bad}: use letters, digits, spaces and _ . / + ( ) - only, at most 64 characters "

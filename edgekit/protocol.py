@@ -19,6 +19,8 @@ lines, ``r`` repeats the EK,READY line (printed once at boot, often before the h
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "EK"
 READY = "READY"
 ERROR = "ERROR"
@@ -82,3 +84,4 @@ def template_context() -> dict[str, object]:
 # A class label as it travels in EK,PRED lines: no commas (the field separator), nothing a terminal or a CSV
 # reader would take for markup. The firmware refuses others at build time, the host parser at read time.
 LABEL_PATTERN = r"[A-Za-z0-9_ ./+()-]{1,64}"
+LABEL = re.compile(LABEL_PATTERN)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from ..errors import EdgekitError
 from .link import CMD_CAPTURE, CMD_PREDICT, OPEN_WAIT_S, Event, Link, Opener, PortLost, open_serial
 
 USER_MAX = 2**63 - 1  # the raw reader keeps user ids as int64
-_LABEL = re.compile(protocol.LABEL_PATTERN)
 
 
 @dataclass
@@ -53,7 +51,7 @@ def check_activity(activity: str) -> str:
     line parser reads back, so it is held to the one label rule (:data:`edgekit.protocol.LABEL_PATTERN`) here,
     before a session is recorded under a name 'edgekit build' would refuse afterwards."""
     name = activity.strip()
-    if not _LABEL.fullmatch(name):
+    if not protocol.LABEL.fullmatch(name):
         raise EdgekitError(
             f"--activity {activity!r}: must be 1 to 64 letters, digits, spaces or _ . / + ( ) - (it becomes a "
             "label the firmware prints); for example --activity Walking"

@@ -34,7 +34,6 @@ CMD_READY = protocol.CMD_READY.encode()  # repeat the EK,READY line
 _INT = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: Python's \d and int() also take e.g. Arabic-Indic ones
 _NUM = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")
 _HEX = re.compile(r"[0-9a-fA-F]{8,64}")
-_LABEL = re.compile(protocol.LABEL_PATTERN)
 
 
 class SerialLike(Protocol):
@@ -86,7 +85,7 @@ def _hex(token: str) -> str:
 
 
 def _label(token: str) -> str:
-    if not _LABEL.fullmatch(token):
+    if not protocol.LABEL.fullmatch(token):
         raise LineError(f"not a label: {token!r}")
     return token
 

@@ -12,15 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import protocol
 from ..artifacts import sha256_bytes
 from ..boards import Board
-from ..contract import AXES, Contract, Quantization
+from ..contract import AXES, Contract, Quantization, check_labels
 from ..errors import EdgekitError
 from .ops import resolver_ops
 
 SKETCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
-LABEL = re.compile(protocol.LABEL_PATTERN)  # what the host's parser accepts in a PRED line
 
 
 def require_quant(contract: Contract) -> Quantization:
@@ -87,11 +85,7 @@ def check_contract(contract: Contract) -> None:
     period = 1000.0 / float(contract.rate_hz)
     if abs(period - round(period)) > 1e-6:
         raise EdgekitError(f"contract rate {contract.rate_hz} Hz: the firmware needs a whole-millisecond period")
-    bad = [label for label in contract.labels if not LABEL.fullmatch(label)]
-    if bad:
-        raise EdgekitError(
-            f"labels {bad}: use letters, digits, spaces and _ . / + ( ) - only (they go into PRED lines)"
-        )
+    check_labels(list(contract.labels), "contract")
 
 
 def check_board(board: Board, contract: Contract) -> None:
