@@ -26,9 +26,10 @@ import numpy as np
 from . import artifacts, progress, tfenv
 from .artifacts import MODEL_KERAS, MODEL_TFLITE
 from .contract import Contract, Quantization
+from .desktop_arena import measure_arena, recorded_arena_total
 from .errors import EdgekitError
 from .run import Run
-from .runtimes import TfliteInfo, capture_c_output, inspect_tflite, measure_arena, recorded_arena_total
+from .runtimes import TfliteInfo, capture_c_output, inspect_tflite
 
 DEFAULT_REPRESENTATIVE = 300
 FORBIDDEN_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")

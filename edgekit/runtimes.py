@@ -19,7 +19,6 @@ import contextlib
 import ctypes
 import io
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ from .errors import EdgekitError
 INT8_MIN = -128
 INT8_MAX = 127
 LITERT_RESOLVER = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
-_ARENA_TOTAL = re.compile(r"Arena allocation total\s+(\d+)\s+bytes")
 
 
 # --------------------------------------------------------------------------- quantization rule
@@ -369,69 +367,6 @@ def _check_batch(x_int8: np.ndarray, model_shape: Any) -> np.ndarray:
 def default_arena_size(tflite: bytes) -> int:
     """A generous desktop arena: activations never exceed a few times the weights for these models."""
     return 4 * len(tflite) + (1 << 20)
-
-
-ARENA_ALIGNMENT = 16
-
-
-def recorded_arena_total(tflite: bytes) -> int:
-    """The "Arena allocation total" TFLM's RecordingMicroAllocator reports after one inference.
-
-    It counts what stays allocated (head + tail) but not the temporary memory the memory planner
-    uses inside AllocateTensors, so for small models it is too small to run with (a 3-layer test
-    model: 3,280 reported, 3,632 needed); :func:`measure_arena` uses it only as a starting point.
-    """
-    runner = TFLMRunner(tflite)
-    runner.run(np.zeros(runner._in_shape, dtype=np.int8))
-    report = runner.print_allocations()
-    match = _ARENA_TOTAL.search(report)
-    if not match:
-        first = report.strip().splitlines()[0] if report.strip() else "no output"
-        raise EdgekitError(
-            f"TFLM: could not read the arena size from print_allocations ({first}); did tflite-micro change?"
-        )
-    return int(match.group(1))
-
-
-def arena_fits(tflite: bytes, arena_size: int) -> bool:
-    """True when TFLM can prepare the model in ``arena_size`` bytes and run one inference."""
-    try:
-        runner = TFLMRunner(tflite, arena_size=arena_size)
-        runner.run(np.zeros(runner._in_shape, dtype=np.int8))
-    except EdgekitError:
-        return False
-    return True
-
-
-def measure_arena(tflite: bytes) -> int:
-    """Smallest tensor arena (a multiple of 16 bytes) with which TFLM prepares and runs the model.
-
-    Found by bisection over real TFLM interpreters, starting from the RecordingMicroAllocator total,
-    so it includes the planner's temporary memory the recorded total leaves out. Multiples of 16
-    keep the answer independent of how the end of the buffer aligns, and match the firmware's
-    ``alignas(16)`` arena. Measured on the 64-bit host, where TFLM's bookkeeping structs are larger
-    than on a 32-bit Cortex-M, so it is an upper bound for the MCU.
-    """
-    hint = _round_up(recorded_arena_total(tflite))
-    limit = 4 * default_arena_size(tflite)
-    high = hint
-    while not arena_fits(tflite, high):
-        if high >= limit:
-            raise EdgekitError(f"TFLM: the model does not run even with a {limit}-byte arena; it is too large")
-        high = min(_round_up(high * 2), limit)
-    low = 0  # in units of ARENA_ALIGNMENT: ``low`` fails, ``high`` fits
-    lo, hi = low, high // ARENA_ALIGNMENT
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if arena_fits(tflite, mid * ARENA_ALIGNMENT):
-            hi = mid
-        else:
-            lo = mid
-    return hi * ARENA_ALIGNMENT
-
-
-def _round_up(n: int) -> int:
-    return -(-int(n) // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
 
 
 # --------------------------------------------------------------------------- C-level output capture

@@ -13,18 +13,10 @@ from helpers.models import float_input_model
 
 from edgekit.artifacts import MANIFEST, MODEL_KERAS, MODEL_TFLITE, sha256_file
 from edgekit.cli import main
+from edgekit.desktop_arena import arena_fits, measure_arena, recorded_arena_total
 from edgekit.errors import EdgekitError
 from edgekit.quantize import FORBIDDEN_OPS, quantize_model, quantize_run, representative_indices
-from edgekit.runtimes import (
-    LiteRTRunner,
-    TFLMRunner,
-    arena_fits,
-    inspect_tflite,
-    measure_arena,
-    quantize_input,
-    read_ops,
-    recorded_arena_total,
-)
+from edgekit.runtimes import LiteRTRunner, TFLMRunner, inspect_tflite, quantize_input, read_ops
 
 WINDOW, AXES, CLASSES = 16, 3, 3
 
@@ -177,6 +169,27 @@ def test_measured_arena_is_the_smallest_that_runs(tiny):
     assert arena_fits(tflite, arena) and not arena_fits(tflite, arena - 16)
     assert recorded_arena_total(tflite) > 0
     assert measure_arena(tflite) == arena
+
+
+def test_a_model_that_crashes_tflm_at_a_small_arena_is_still_measured():
+    """Desktop TFLM dies with SIGSEGV (not an error) preparing this valid graph in 4,096 bytes.
+
+    Before the probes ran in a helper process, the bisection took the whole process down with it
+    (the tune rejected such candidates as "not deployable", and ``edgekit build`` crashed).
+    """
+    from edgekit.modelspec import build_keras
+    from edgekit.profile import _export_in_memory
+    from edgekit.tune.space import spec_from_params
+
+    params = {"blocks": 3, "dense": 32, "dropout": 0.25, "recipe": "robust"}
+    for i, (filters, kernel, pool) in enumerate([(8, 10, "avg2"), (96, 5, "max2"), (32, 7, "avg2")], 1):
+        params |= {f"filters_{i}": filters, f"kernel_{i}": kernel, f"pool_{i}": pool}
+    tflite = _export_in_memory(build_keras(spec_from_params(params), 80, 3, 6))
+    arena = measure_arena(tflite)
+    assert arena % 16 == 0 and arena_fits(tflite, arena) and not arena_fits(tflite, arena - 16)
+    assert not arena_fits(tflite, 4096)
+    micro = TFLMRunner(tflite, arena_size=arena)  # and the interpreter runs in the measured arena
+    assert micro.run(np.zeros((2, 240), dtype=np.int8)).shape == (2, 6)
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ def plan_arena(tflite_bytes: bytes, measured: int | None = None, board_measured:
         return ArenaPlan(board_measured.bytes, board_measured.source, ARENA_MARGIN_PCT, 0, ARENA_ROUND_TO, total)
     source = "contract.quant.arena_bytes"
     if measured is None:
-        from ..runtimes import measure_arena
+        from ..desktop_arena import measure_arena
 
         measured, source = measure_arena(tflite_bytes), "measured by edgekit.firmware"
     if measured <= 0:

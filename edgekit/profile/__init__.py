@@ -271,7 +271,7 @@ def profile_model(
     result: dict[str, Any] = {"kind": "edgekit-profile", "model": model.name, "layers": rows, "totals": totals}
     if tflite is not None:
         if arena_bytes is None:
-            from ..runtimes import measure_arena
+            from ..desktop_arena import measure_arena
 
             arena_bytes, arena_source = measure_arena(tflite), "measured now, desktop TFLM"
         result["int8"] = {

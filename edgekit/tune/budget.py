@@ -135,10 +135,11 @@ def _price(spec: ModelSpec, board: Any, contract: dict[str, Any], max_latency_ms
 class Pricer:
     """Prices candidates in one helper process that keeps TensorFlow loaded.
 
-    Not in the Ray driver itself: there, desktop TFLM's interpreter crashed the process (SIGSEGV in
-    tflite_micro's runtime once Ray, pyarrow and tensorboardX were loaded), and a crash of a helper
-    is an error message, not a lost tune. The helper is started on first use and is not pickled with
-    the searcher (Ray saves the searcher into the experiment for resuming).
+    Not in the Ray driver itself: a crash in native code (TFLM, the converter) while pricing one
+    candidate then rejects that candidate instead of losing the tune. (Desktop TFLM's crash on a
+    too-small arena, the one seen, is now contained by :class:`edgekit.desktop_arena.ArenaProbe`.)
+    The helper is started on first use and is not pickled with the searcher (Ray saves the searcher
+    into the experiment for resuming).
     """
 
     def __init__(self, board: Any, contract: Contract, max_latency_ms: float | None) -> None:
@@ -158,7 +159,7 @@ class Pricer:
             return self._pool.submit(_price, spec, self.board, self.contract, self.max_latency_ms).result()
         except BrokenProcessPool:  # TFLM crashed on this graph: it cannot be planned, so it cannot be deployed
             self.close()
-            return Cost(0, 0, 0, 0, 0, 0, 0, 0.0, reject="desktop TFLM crashed preparing it (not deployable as is)")
+            return Cost(0, 0, 0, 0, 0, 0, 0, 0.0, reject="pricing it crashed (native code in TFLM or the converter)")
 
     def close(self) -> None:
         if self._pool is not None:

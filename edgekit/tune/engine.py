@@ -130,6 +130,7 @@ def tune_run(opts: TuneOptions) -> dict[str, Any]:
 
 
 def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Path) -> tuple[Any, bool]:
+    import optuna
     from optuna.samplers import TPESampler
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -151,6 +152,7 @@ def _fit(opts: TuneOptions, board: Any, prepared: Any, trial_data: Any, out: Pat
     if tune.Tuner.can_restore(str(path)):
         tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
         return _fit_watching_sigint(tuner), True
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "study created" line is not edgekit's progress
     inner = OptunaSearch(
         space=define_space,
         metric=METRIC,
