@@ -30,17 +30,12 @@ get ``conv1``, ``pool1``, ... in order.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import EdgekitError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .resources import TOMLDecodeError, load_toml
 
 ARCH_DIR = Path(__file__).resolve().parent / "architectures"
 SUFFIX = ".toml"
@@ -135,8 +130,8 @@ def load_spec(model: str | Path) -> ModelSpec:
         if not path.is_file():
             raise EdgekitError(f"--model {model}: unknown model; choose one of {', '.join(shipped_names())} or a .toml")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = load_toml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, TOMLDecodeError) as exc:
         raise EdgekitError(f"--model {path}: not a readable TOML model description ({exc})") from None
     return parse_spec(data, str(path))
 

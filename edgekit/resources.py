@@ -6,8 +6,16 @@ are the top-level ``boards/`` and ``firmware_templates/`` folders, so both layou
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 has the same parser as the tomli package
+    import tomli as tomllib
+
+TOMLDecodeError = tomllib.TOMLDecodeError
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -17,3 +25,11 @@ def resource_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"edgekit resource folder '{name}' is missing from the installation")
+
+
+def load_toml(text: str) -> dict[str, Any]:
+    """Parse TOML (board files, model descriptions, the op table) with the standard library's parser.
+
+    The one place that knows Python 3.10 needs the tomli backport; raises :data:`TOMLDecodeError`.
+    """
+    return tomllib.loads(text)

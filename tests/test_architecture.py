@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgekit.resources import load_toml
+
 # The source tree, not the installed copy: CI installs the wheel, and pyproject.toml is not in it.
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "edgekit"
@@ -21,12 +23,7 @@ def test_no_module_is_over_500_lines():
 
 def test_every_top_level_module_has_a_layer():
     """The import-linter contract is exhaustive; this names a missing module before lint-imports runs."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-
-    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    contract = load_toml((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
     named = {name.strip() for layer in contract["layers"] for name in layer.replace("|", ":").split(":")}
     modules = {
         p.stem if p.is_file() else p.name

@@ -35,7 +35,7 @@ from edgekit.firmware import (
     reference_int8_windows,
     stack,
 )
-from edgekit.resources import resource_dir
+from edgekit.resources import load_toml, resource_dir
 
 HARNESS = Path(__file__).parent / "failsafe_harness"
 ARM = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
@@ -258,9 +258,7 @@ def test_pipeline_edges_stay_in_bounds_under_asan_and_ubsan(sketch: Path, tmp_pa
 
 
 def test_resolver_definitions_cover_every_registrable_op():
-    import tomllib
-
-    methods = set(tomllib.loads((resource_dir("firmware_templates") / "ops.toml").read_text())["ops"].values())
+    methods = set(load_toml((resource_dir("firmware_templates") / "ops.toml").read_text())["ops"].values())
     defined = set(re.findall(r"EDGEKIT_FAILSAFE_ADD\((\w+)\)", (HARNESS / "resolver_defs.h").read_text()))
     assert methods <= defined, sorted(methods - defined)
 

@@ -39,11 +39,7 @@ from edgekit.device.flash import read_profile
 from edgekit.device.link import Event, LineError, LineSplitter, Link, Message, parse_line
 from edgekit.device.monitor import Monitor
 from edgekit.errors import EdgekitError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from edgekit.resources import load_toml
 
 SCALE = float(os.environ.get("EDGEKIT_FUZZ_SCALE", "1"))
 T = TypeVar("T")
@@ -352,7 +348,7 @@ def _toml(data: dict[str, Any]) -> str:
 
 @st.composite
 def board_text(draw: st.DrawFn) -> str:
-    data = tomllib.loads(draw(st.sampled_from(BOARD_FILES)).read_text(encoding="utf-8"))
+    data = load_toml(draw(st.sampled_from(BOARD_FILES)).read_text(encoding="utf-8"))
     for _ in range(draw(st.integers(1, 4))):
         section = draw(st.sampled_from(sorted(data)))
         table = data if not isinstance(data[section], dict) or draw(st.booleans()) else data[section]

@@ -7,6 +7,7 @@ import pytest
 
 from edgekit.errors import EdgekitError
 from edgekit.modelspec import load_spec, parse_spec, sequence_length, shipped_names
+from edgekit.resources import load_toml
 
 
 def _legacy_seed(window, n_axes, n_classes):
@@ -66,11 +67,9 @@ def test_shipped_descriptions_build_byte_identical_models(tmp_path, name, legacy
 
 
 def test_description_round_trips_through_toml(tmp_path):
-    import tomllib
-
     for name in shipped_names():
         spec = load_spec(name)
-        again = parse_spec(tomllib.loads(spec.to_toml()), "again")
+        again = parse_spec(load_toml(spec.to_toml()), "again")
         assert again == spec
         path = tmp_path / f"{name}.toml"
         path.write_text(spec.to_toml())

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EdgekitError
-from ..resources import resource_dir
+from ..resources import TOMLDecodeError, load_toml, resource_dir
 from .board import (
     IMU_DRIVERS,
     IMU_UNITS,
@@ -31,11 +31,6 @@ from .board import (
     _printable,
     parse_axis_map,
 )
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 _SIZE_UNITS = {"B": 1, "KiB": 1024, "KB": 1024, "MiB": 1024**2, "MB": 1024**2}
 _FREQ_UNITS = {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6}
@@ -74,10 +69,10 @@ def load_board(name_or_path: str | Path) -> Board:
     """A shipped board by name ('nano33') or a board file by path; validated, or EdgekitError."""
     path = _locate(name_or_path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = load_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise EdgekitError(f"{path}: cannot read board file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLDecodeError as exc:
         raise EdgekitError(f"{path}: not valid TOML ({exc}); fix the board file") from None
     except RecursionError:  # tomllib recurses per nesting level of arrays and inline tables
         raise EdgekitError(f"{path}: not valid TOML (nested too deeply); fix the board file") from None

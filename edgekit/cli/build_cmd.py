@@ -9,7 +9,7 @@ import click
 
 from ..firmware import MAX_SELFTEST_WINDOWS
 from . import main
-from .options import INT8_STEPS, PERCENTAGE_POINTS, count
+from .options import gate_options, representative_option
 from .train_cmd import DEFAULT_OUT, board_runtime_options, make_config, training_options
 
 
@@ -51,31 +51,8 @@ from .train_cmd import DEFAULT_OUT, board_runtime_options, make_config, training
     metavar="K",
     help="Embed K golden test windows that the board checks at boot (see 'edgekit verify').",
 )
-@click.option(
-    "--max-drop",
-    default=1.0,
-    show_default=True,
-    type=PERCENTAGE_POINTS,
-    metavar="PP",
-    help="Gate: max int8 accuracy drop (pp).",
-)
-@click.option(
-    "--max-int8-step",
-    default=1,
-    show_default=True,
-    type=INT8_STEPS,
-    metavar="N",
-    help="Gate: largest LiteRT vs TFLM int8 output difference, in steps.",
-)
-@click.option(
-    "--require-bit-exact/--no-require-bit-exact",
-    default=False,
-    show_default=True,
-    help="Gate: LiteRT and TFLM int8 outputs identical on every test window.",
-)
-@click.option(
-    "--representative", default=300, show_default=True, type=count(1), help="Calibration windows for int8 quantization."
-)
+@gate_options
+@representative_option
 @board_runtime_options
 @click.option("--force", is_flag=True, help="Replace --out even if edgekit did not create it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of the summary.")

@@ -44,3 +44,46 @@ SEED = click.IntRange(min=0, max=SEED_MAX)
 BAUD = click.IntRange(min=BAUD_MIN, max=BAUD_MAX)
 PERCENTAGE_POINTS = FiniteFloat(min=0, max=100)
 INT8_STEPS = click.IntRange(min=0, max=255)  # two int8 values differ by at most 255 steps
+
+
+def gate_options(func: Any) -> Any:
+    """The parity gates, shared by ``parity`` and ``build`` so both read and explain them the same way."""
+    options = [
+        click.option(
+            "--max-drop",
+            default=1.0,
+            show_default=True,
+            type=PERCENTAGE_POINTS,
+            metavar="PP",
+            help="Gate: largest allowed accuracy drop float -> int8, in percentage points.",
+        ),
+        click.option(
+            "--max-int8-step",
+            default=1,
+            show_default=True,
+            type=INT8_STEPS,
+            metavar="N",
+            help="Gate: largest allowed difference between LiteRT's and TFLM's int8 outputs, in int8 steps.",
+        ),
+        click.option(
+            "--require-bit-exact/--no-require-bit-exact",
+            default=False,
+            show_default=True,
+            help="Gate: LiteRT and TFLM give identical int8 outputs on every test window.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def representative_option(func: Any) -> Any:
+    """How many training windows calibrate the int8 ranges: ``quantize`` and ``build``."""
+    return click.option(
+        "--representative",
+        default=300,
+        show_default=True,
+        type=count(1),
+        metavar="N",
+        help="Training windows (stratified by class) used to calibrate the int8 ranges.",
+    )(func)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import main
-from .options import INT8_STEPS, PERCENTAGE_POINTS, SEED, count
+from .options import SEED, count, gate_options, representative_option
 from .train_cmd import board_runtime_options
 
 RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
@@ -16,14 +16,7 @@ RUN_DIR = click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type
 
 @main.command()
 @RUN_DIR
-@click.option(
-    "--representative",
-    default=300,
-    show_default=True,
-    type=count(1),
-    metavar="N",
-    help="Training windows (stratified by class) used to calibrate the int8 ranges.",
-)
+@representative_option
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for drawing the representative set.")
 def quantize(run_dir: Path, representative: int, seed: int) -> None:
     """Export RUN_DIR's float model as a full-integer int8 .tflite (static batch 1).
@@ -45,28 +38,7 @@ def quantize(run_dir: Path, representative: int, seed: int) -> None:
 
 @main.command()
 @RUN_DIR
-@click.option(
-    "--max-drop",
-    default=1.0,
-    show_default=True,
-    type=PERCENTAGE_POINTS,
-    metavar="PP",
-    help="Largest allowed accuracy drop float -> int8, in percentage points.",
-)
-@click.option(
-    "--max-int8-step",
-    default=1,
-    show_default=True,
-    type=INT8_STEPS,
-    metavar="N",
-    help="Largest allowed difference between LiteRT's and TFLM's int8 outputs, in int8 steps.",
-)
-@click.option(
-    "--require-bit-exact/--no-require-bit-exact",
-    default=False,
-    show_default=True,
-    help="Also fail unless LiteRT and TFLM give identical int8 outputs on every test window.",
-)
+@gate_options
 @click.option(
     "--layer-windows",
     default=64,

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import EdgekitError
-from ..resources import resource_dir
+from ..resources import load_toml, resource_dir
 from .sources import RuntimeSources, cache_dir
 from .toolchain import EDGEKIT_WARNINGS, Target, compile_all, compile_command, run_tool, runtime_library
 from .tree import TREE_DIR, Kernel, RuntimeTree, build_tree, kernel_table
@@ -84,13 +84,8 @@ def c_float(value: float, what: str) -> str:
 
 def op_methods() -> dict[str, str]:
     """TFLite op name -> MicroMutableOpResolver method (firmware_templates/ops.toml)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
     path = resource_dir("firmware_templates") / "ops.toml"
-    table = tomllib.loads(path.read_text(encoding="utf-8")).get("ops", {})
+    table = load_toml(path.read_text(encoding="utf-8")).get("ops", {})
     return {str(k): str(v) for k, v in table.items()}
 
 

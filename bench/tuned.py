@@ -1,0 +1,155 @@
+"""Does the tune's best model beat ``compact``? Three training seeds each, on the real WISDM windows.
+
+The tune chooses on validation users only; this bench is where the held-out users 29-36 are first
+looked at. Each model is trained exactly as ``edgekit build --model M --recipe R`` would train it
+(the recipe's own epochs, patience and minimum), quantized with edgekit's defaults, and scored:
+float accuracy on users 29-36 (mean and per seed), int8 accuracy (LiteRT, bit-identical to TFLM),
+F1 of the weak classes. Its cost on the board is what the tune measured: the model's code and the
+board's TFLM runtime run on the emulated core under QEMU (latency at the upper end of the CPI range)
+and the flash the sketch uses (:func:`edgekit.tune.budget.candidate_cost`).
+
+Results are saved per run (``WORK/<model>/s<seed>/result.json``): an interrupted bench resumes, and
+``--table`` prints what has finished.
+
+    nice -n 5 python bench/tuned.py --tune runs/tune --work runs/tuned     # compact vs TUNE/best.toml
+    python bench/tuned.py --tune runs/tune --work runs/tuned --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+WEAK = ("Upstairs", "Downstairs")
+
+
+def candidates(tune: Path) -> dict[str, tuple[str, str]]:
+    """label -> (model name or description file, recipe): compact with each recipe, then the tune's best."""
+    from edgekit.recipe import DEFAULT_RECIPE
+
+    facts = json.loads((tune / "tune.json").read_text())
+    return {
+        f"compact ({DEFAULT_RECIPE})": ("compact", DEFAULT_RECIPE),
+        "compact (seed)": ("compact", "seed"),
+        f"tuned best ({facts['best_recipe']})": (str(tune / "best.toml"), facts["best_recipe"]),
+    }
+
+
+def run_one(label: str, model: str, recipe: str, seed: int, data: Path, work: Path) -> dict[str, Any]:
+    """Train, quantize and score one (model, seed); cached in result.json."""
+    from edgekit import artifacts
+    from edgekit.data.prepare import prepare_run
+    from edgekit.quantize import load_quantized, quantize_run
+    from edgekit.recipe import RECIPE_EPOCHS
+    from edgekit.runtimes import LiteRTRunner, quantize_input
+    from edgekit.train import TrainConfig, train_run
+
+    out = work / label.replace(" ", "").replace("(", "-").replace(")", "") / f"s{seed}"
+    if (out / "result.json").is_file():
+        return json.loads((out / "result.json").read_text())
+    epochs, min_epochs, patience = RECIPE_EPOCHS[recipe]
+    config = TrainConfig(model=model, recipe=recipe, epochs=epochs, min_epochs=min_epochs, patience=patience)
+    start = time.time()
+    train_run(data, out / "run", config, seed=seed, force=True)
+    quantize_run(out / "run")
+    tflite, info, _ = load_quantized(out / "run")
+    prepared = prepare_run(out / "run")
+    q = info.input
+    pred8 = LiteRTRunner(tflite).run(quantize_input(prepared.x_test, q.scale, q.zero_point)).argmax(axis=1)
+    metrics = artifacts.read_json(out / "run" / artifacts.METRICS)
+    result = {
+        "label": label,
+        "seed": seed,
+        "float_accuracy": metrics["accuracy"],
+        "int8_accuracy": float(np.mean(pred8 == prepared.y_test)),
+        "f1": {c: metrics["per_class"][c]["f1-score"] for c in WEAK},
+        "wall_s": round(time.time() - start, 1),
+    }
+    artifacts.write_json_atomic(out / "result.json", result)
+    return result
+
+
+def board_cost(model: str, board_name: str, run: Path, work: Path) -> dict[str, Any]:
+    """Measured latency and flash on the board (cached): the numbers the tune's budget uses.
+
+    ``run`` is one trained run of the model: its contract (labels, normalisation) sizes the sketch's tables.
+    """
+    from edgekit.boards import load_board
+    from edgekit.modelspec import load_spec
+    from edgekit.quantize import load_quantized
+    from edgekit.tune.budget import candidate_cost
+
+    path = work / "costs" / f"{Path(model).stem}-{board_name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    contract = load_quantized(run)[2]
+    cost = candidate_cost(load_spec(model), load_board(board_name), contract, None).to_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cost, indent=1))
+    return cost
+
+
+def table(tune: Path, work: Path, board: str) -> str:
+    """Markdown: one row per model, means over the seeds that finished (n shown)."""
+    rows = [
+        f"| model (recipe) | n seeds | float acc. users 29-36 (per seed) | int8 acc. | F1 Upstairs | F1 Downstairs | "
+        f"{board} latency (ms, measured) | {board} flash (bytes) | parameters |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, (model, _) in candidates(tune).items():
+        found = sorted(work.glob(f"{label.replace(' ', '').replace('(', '-').replace(')', '')}/s*/result.json"))
+        res = [json.loads(p.read_text()) for p in found]
+        if not res:
+            continue
+        cost = board_cost(model, board, found[0].parent / "run", work)
+        per_seed = "/".join(f"{r['float_accuracy']:.3f}" for r in res)
+        f1 = {c: float(np.mean([r["f1"][c] for r in res])) for c in WEAK}
+        rows.append(
+            f"| {label} | {len(res)} | **{np.mean([r['float_accuracy'] for r in res]):.3f}** ({per_seed}) | "
+            f"{np.mean([r['int8_accuracy'] for r in res]):.3f} | {f1['Upstairs']:.3f} | {f1['Downstairs']:.3f} | "
+            f"{cost['latency_ms']:.1f} | {cost['flash_bytes']:,} | {cost['params']:,} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", type=Path, required=True, help="the folder edgekit tune --out wrote")
+    parser.add_argument("--data", type=Path, default=os.environ.get("EDGEKIT_WISDM_WINDOWS"))
+    parser.add_argument("--work", type=Path, default=Path("runs/tuned"))
+    parser.add_argument("--board", default="nano33")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="+", default=None, help="labels to train (default: all)")
+    parser.add_argument("--table", action="store_true", help="only print the table of finished runs")
+    args = parser.parse_args(argv)
+    if not (args.tune / "tune.json").is_file() or not (args.tune / "best.toml").is_file():
+        print(f"--tune {args.tune}: no tune.json and best.toml; pass the folder of a finished tune", file=sys.stderr)
+        return 2
+    if not args.table:
+        if args.data is None or not Path(args.data).is_file():
+            print(f"--data {args.data}: not a file; pass the WISDM windows .npz", file=sys.stderr)
+            return 2
+        for label, (model, recipe) in candidates(args.tune).items():
+            if args.only and label not in args.only:
+                continue
+            for seed in args.seeds:
+                r = run_one(label, model, recipe, seed, args.data, args.work)
+                print(
+                    f"{label} seed {seed}: float {r['float_accuracy']:.3f}  int8 {r['int8_accuracy']:.3f}", flush=True
+                )
+    print(table(args.tune, args.work, args.board))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
