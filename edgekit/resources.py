@@ -6,6 +6,7 @@ are the top-level ``boards/`` and ``firmware_templates/`` folders, so both layou
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,3 +34,24 @@ def load_toml(text: str) -> dict[str, Any]:
     The one place that knows Python 3.10 needs the tomli backport; raises :data:`TOMLDecodeError`.
     """
     return tomllib.loads(text)
+
+
+@functools.cache
+def template_environment() -> Any:
+    """edgekit's one Jinja2 environment, rooted at ``firmware_templates`` (``sketch/...``, ``report/...``).
+
+    Strict (an undefined variable is an error, never an empty string); autoescaping for HTML only: C++
+    and YAML are written verbatim, which is why every string that reaches them is validated where it
+    is read. It lives at the bottom layer so that the runtime harness, the firmware, the report and
+    the tune report all render through it.
+    """
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=False),
+    )

@@ -8,13 +8,12 @@ validated where it is read.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from ..resources import resource_dir
+from ..resources import resource_dir, template_environment
 
 SKETCH_DIR = "sketch"
 CAPTURE_DIR = "capture"
@@ -29,17 +28,10 @@ def templates_dir() -> Path:
     return templates_root() / SKETCH_DIR
 
 
-@functools.cache
 def environment() -> jinja2.Environment:
-    """The shared environment (strict: an undefined variable is an error, never an empty string)."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_root())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=False),
-    )
+    """The shared environment (:func:`edgekit.resources.template_environment`)."""
+    env: jinja2.Environment = template_environment()
+    return env
 
 
 def render(template: str, context: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import EdgekitError
-from ..resources import load_toml, resource_dir
+from ..resources import load_toml, resource_dir, template_environment
 from .sources import RuntimeSources, cache_dir
 from .toolchain import EDGEKIT_WARNINGS, Target, compile_all, compile_command, run_tool, runtime_library
 from .tree import TREE_DIR, Kernel, RuntimeTree, build_tree, kernel_table
@@ -104,7 +104,6 @@ def model_interface(tflite_bytes: bytes, info: Any) -> ModelInterface:
 
 def render_model_code(tflite_bytes: bytes, interface: ModelInterface, kernels: list[Kernel]) -> dict[str, bytes]:
     """edgekit_model.h/.cpp and model_data.h/.cpp for this model (the sketch's and the harness's)."""
-    import jinja2
 
     from ..artifacts import sha256_bytes
 
@@ -120,18 +119,14 @@ def render_model_code(tflite_bytes: bytes, interface: ModelInterface, kernels: l
         "kernels": kernels,
         **vars(interface),
     }
-    folders = [resource_dir("firmware_templates") / "runtime", resource_dir("firmware_templates") / "sketch"]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    files = {"edgekit_model.h": (folders[0] / "edgekit_model.h").read_bytes()}
-    for name in ("edgekit_model.cpp", "model_data.h", "model_data.cpp"):
-        files[name] = env.get_template(f"{name}.j2").render(**context).encode()
+    env = template_environment()
+    files = {"edgekit_model.h": (resource_dir("firmware_templates") / "runtime" / "edgekit_model.h").read_bytes()}
+    for name, template in (
+        ("edgekit_model.cpp", "runtime/edgekit_model.cpp.j2"),
+        ("model_data.h", "sketch/model_data.h.j2"),
+        ("model_data.cpp", "sketch/model_data.cpp.j2"),
+    ):
+        files[name] = env.get_template(template).render(**context).encode()
     return files
 
 

@@ -212,8 +212,8 @@ def _write_outputs(opts: TuneOptions, out: Path, grid: Any, split: Any, resumed:
     if chosen is not None:
         header = (
             f"# edgekit tune --board {opts.board}: the Pareto front's most accurate candidate ({chosen.label}).\n"
-            f"# Validation accuracy {chosen.val_accuracy:.4f} (users {', '.join(map(str, split.val))}), estimated "
-            f"latency {chosen.latency_ms:.1f} ms, flash {chosen.flash_bytes:,} B.\n"
+            f"# Validation accuracy {chosen.val_accuracy:.4f} (users {', '.join(map(str, split.val))}), latency "
+            f"{chosen.latency_ms:.1f} ms ({chosen.latency_source}), flash {chosen.flash_bytes:,} B.\n"
             f"# Build it: edgekit build --board {opts.board} --model {Path(opts.out) / BEST} --recipe {chosen.recipe}\n"
         )
         artifacts.write_text_atomic(out / BEST, header + chosen.model_toml)

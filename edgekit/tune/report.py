@@ -7,14 +7,13 @@ import re
 from typing import Any
 
 from .. import artifacts
-from ..resources import resource_dir
 from .front import TrialRecord, pareto_front
 
 TEMPLATE = "tune.html.j2"
 
 
 def front_chart(records: list[TrialRecord], front: list[TrialRecord]) -> str:
-    """Validation accuracy against estimated latency; marker area ~ flash; the front joined by a line."""
+    """Validation accuracy against latency on the board; marker area ~ flash; the front joined by a line."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -26,7 +25,7 @@ def front_chart(records: list[TrialRecord], front: list[TrialRecord]) -> str:
         ax.scatter([r.latency_ms for r in records], [r.val_accuracy for r in records], s=size, c=colors, alpha=0.6)
         line = sorted(front, key=lambda r: r.latency_ms)
         ax.plot([r.latency_ms for r in line], [r.val_accuracy for r in line], color="#dc2626", marker="o", lw=1)
-        ax.set_xlabel("estimated latency on the board (ms)")
+        ax.set_xlabel("latency on the board (ms)")
         ax.set_ylabel("validation accuracy")
         ax.set_title("trained candidates (grey: pruned; area ~ flash); red: Pareto front")
         buf = io.StringIO()
@@ -37,21 +36,34 @@ def front_chart(records: list[TrialRecord], front: list[TrialRecord]) -> str:
     return text.replace("<svg ", '<svg class="chart" role="img" aria-label="Pareto front chart" ', 1)
 
 
+def latency_basis(records: list[TrialRecord]) -> str:
+    """How the latencies were obtained, in words: measured on the emulated core, estimated, or both."""
+    sources = {r.latency_source for r in records}
+    if sources == {"measured"}:
+        return "measured: the candidate's code and the board's own TFLM runtime run on its emulated core (QEMU)"
+    if sources == {"estimate"}:
+        return "the profile's cost-model estimate (no emulated core or runtime sources here)"
+    return "measured on the emulated core where possible, else the cost-model estimate (marked est.)"
+
+
 def render(records: list[TrialRecord], facts: dict[str, Any]) -> str:
-    import jinja2
+    """The page, through the one Jinja environment edgekit renders every template with."""
     from markupsafe import Markup
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("firmware_templates") / "report")),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    from ..firmware.render import environment
+
     front = pareto_front(records)
     chart = Markup(front_chart(records, front)) if records else ""
     ordered = sorted(records, key=lambda r: (-r.val_accuracy, r.trial_id))
-    return env.get_template(TEMPLATE).render(
-        front=front, records=ordered, chart=chart, version=artifacts.versions().get("edgekit", ""), **facts
+    return (
+        environment()
+        .get_template(f"report/{TEMPLATE}")
+        .render(
+            front=front,
+            records=ordered,
+            chart=chart,
+            latency_basis=latency_basis(records),
+            version=artifacts.versions().get("edgekit", ""),
+            **facts,
+        )
     )
