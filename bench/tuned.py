@@ -37,11 +37,14 @@ def candidates(tune: Path) -> dict[str, tuple[str, str]]:
     """label -> (model name or description file, recipe): compact with each recipe, then the tune's best."""
     from edgekit.recipe import DEFAULT_RECIPE
 
-    facts = json.loads((tune / "tune.json").read_text())
+    best = json.loads((tune / "front.json").read_text())[0]  # the front's first row is best.toml
+    other = "seed" if best["recipe"] != "seed" else DEFAULT_RECIPE
     return {
         f"compact ({DEFAULT_RECIPE})": ("compact", DEFAULT_RECIPE),
         "compact (seed)": ("compact", "seed"),
-        f"tuned best ({facts['best_recipe']})": (str(tune / "best.toml"), facts["best_recipe"]),
+        f"tuned best ({best['recipe']})": (str(tune / "best.toml"), best["recipe"]),
+        # the recipe the tune did not choose, for the record: nothing is chosen on these test users
+        f"tuned best ({other})": (str(tune / "best.toml"), other),
     }
 
 
@@ -132,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", default=None, help="labels to train (default: all)")
     parser.add_argument("--table", action="store_true", help="only print the table of finished runs")
     args = parser.parse_args(argv)
-    if not (args.tune / "tune.json").is_file() or not (args.tune / "best.toml").is_file():
-        print(f"--tune {args.tune}: no tune.json and best.toml; pass the folder of a finished tune", file=sys.stderr)
+    if not (args.tune / "front.json").is_file() or not (args.tune / "best.toml").is_file():
+        print(f"--tune {args.tune}: no front.json and best.toml; pass the folder of a finished tune", file=sys.stderr)
         return 2
     if not args.table:
         if args.data is None or not Path(args.data).is_file():
