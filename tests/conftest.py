@@ -9,11 +9,24 @@ session fixture below are marked by :func:`pytest_collection_modifyitems`, so no
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the tests Python's Ctrl-C handler, however pytest was started.
+
+    A shell starts background jobs (``cmd &``, nohup, some CI runners) with SIGINT ignored; Python then
+    installs no KeyboardInterrupt handler, ``_thread.interrupt_main()`` does nothing, and children
+    inherit the ignored signal. The Ctrl-C tests (monitor, capture, an interrupted tune) would wait
+    forever for an interrupt that never comes.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def real_data(var: str) -> Path:

@@ -194,7 +194,7 @@ def test_capture_interrupted_half_way_keeps_every_received_line(board: FakeBoard
         _thread.interrupt_main()  # Ctrl-C half-way through a 60 s capture
         board.send(*cap_lines(25, 5))
 
-    thread = BoardThread(script)
+    thread = BoardThread(script, board)
     thread.start()
     summary = capture(board.port, 7, "Jogging", out, seconds=60.0, first_sample_timeout_s=SAFETY_S)
     thread.finish()

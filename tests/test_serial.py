@@ -186,7 +186,7 @@ def test_monitor_survives_garbage_partial_lines_and_reset(board: FakeBoard, tmp_
         _thread.interrupt_main()  # Ctrl-C
 
     out = io.StringIO()
-    thread = BoardThread(script)
+    thread = BoardThread(script, board)
     thread.start()
     summary = monitor(board.port, seconds=SAFETY_S, csv_path=log, out=out, live=False)
     thread.finish()
@@ -222,7 +222,7 @@ def test_monitor_reconnects_when_the_port_comes_back(board: FakeBoard, tmp_path:
         wait_for(lambda: csv_rows(log) == 3, "prediction after the replug")
         _thread.interrupt_main()
 
-    thread = BoardThread(script)
+    thread = BoardThread(script, board)
     thread.start()
     summary = monitor(board.port, seconds=SAFETY_S, csv_path=log, out=io.StringIO(), live=False)
     thread.finish()
@@ -239,7 +239,7 @@ def test_monitor_live_view_redraws_one_line(board: FakeBoard) -> None:
         wait_for(lambda: "Upstairs" in out.getvalue(), "the live line")
         _thread.interrupt_main()
 
-    thread = BoardThread(script)
+    thread = BoardThread(script, board)
     thread.start()
     summary = monitor(board.port, seconds=SAFETY_S, out=out, live=True)
     thread.finish()
@@ -262,7 +262,7 @@ def test_monitor_cli_prints_summary(board: FakeBoard, tmp_path: Path) -> None:
         wait_for(lambda: csv_rows(log) == 2, "both predictions logged")
         _thread.interrupt_main()
 
-    thread = BoardThread(script)
+    thread = BoardThread(script, board)
     thread.start()
     args = ["monitor", "--port", board.port, "--seconds", str(SAFETY_S), "--csv", str(log)]
     result = CliRunner().invoke(main, args)
@@ -522,7 +522,7 @@ def test_monitor_append_adds_rows_under_the_existing_header(board: FakeBoard, tm
         wait_for(lambda: "Sitting" in log.read_text(), "the appended prediction")
         _thread.interrupt_main()
 
-    thread = BoardThread(script)
+    thread = BoardThread(script, board)
     thread.start()
     args = ["monitor", "--port", board.port, "--seconds", str(SAFETY_S), "--csv", str(log), "--append"]
     result = CliRunner().invoke(main, args)

@@ -100,9 +100,12 @@ class FakeBoard:
 class BoardThread(threading.Thread):
     """Runs a script against a FakeBoard in the background and re-raises its failure on join."""
 
-    def __init__(self, script: Callable[[], None]) -> None:
+    def __init__(self, script: Callable[[], None], board: FakeBoard | None = None) -> None:
+        """``board``: unplugged when the script fails, so a host waiting for more lines (a capture
+        counting samples, a monitor until Ctrl-C) returns and the test fails instead of hanging."""
         super().__init__(daemon=True)
         self._script = script
+        self._board = board
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -110,6 +113,8 @@ class BoardThread(threading.Thread):
             self._script()
         except BaseException as exc:  # surfaced in finish()
             self.error = exc
+            if self._board is not None:
+                self._board.unplug()
 
     def finish(self, timeout: float = WAIT_S) -> None:
         self.join(timeout)
