@@ -123,7 +123,7 @@ def _serve_probes(path: str) -> None:
         print("1" if _fits_here(tflite, int(line)) else "0", flush=True)
 
 
-def measure_arena(tflite: bytes) -> int:
+def measure_arena(tflite: bytes, recorded_total: int | None = None) -> int:
     """Smallest tensor arena (a multiple of 16 bytes) with which TFLM prepares and runs the model.
 
     Found by bisection over real TFLM interpreters, starting from the RecordingMicroAllocator total,
@@ -132,8 +132,9 @@ def measure_arena(tflite: bytes) -> int:
     ``alignas(16)`` arena. Measured on the 64-bit host, where TFLM's bookkeeping structs are larger
     than on a 32-bit Cortex-M, so it is an upper bound for the MCU. Each try runs in a helper
     process (:class:`ArenaProbe`), so a model that crashes TFLM at a too-small arena is measured too.
+    ``recorded_total``: :func:`recorded_arena_total`, when the caller already has it.
     """
-    hint = _round_up(recorded_arena_total(tflite))
+    hint = _round_up(recorded_total if recorded_total is not None else recorded_arena_total(tflite))
     limit = 4 * default_arena_size(tflite)
     high = hint
     with ArenaProbe(tflite) as probe:

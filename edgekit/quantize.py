@@ -193,8 +193,8 @@ def quantize_run(run: Run | Path, representative: int = DEFAULT_REPRESENTATIVE, 
     info = inspect_tflite(tflite, MODEL_TFLITE)
     check_against_contract(info, contract, MODEL_TFLITE)
     with progress.step("measuring the TFLM tensor arena"):
-        arena = measure_arena(tflite)
         recorded = recorded_arena_total(tflite)
+        arena = measure_arena(tflite, recorded)
     quant = quantization_record(tflite, info, arena)
     artifacts.write_bytes_atomic(run_dir / MODEL_TFLITE, tflite)
     contract.quant = quant

@@ -9,7 +9,10 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when first rendering: most commands never render a template
+    import jinja2
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,7 +40,7 @@ def load_toml(text: str) -> dict[str, Any]:
 
 
 @functools.cache
-def template_environment() -> Any:
+def template_environment() -> jinja2.Environment:
     """edgekit's one Jinja2 environment, rooted at ``firmware_templates`` (``sketch/...``, ``report/...``).
 
     Strict (an undefined variable is an error, never an empty string); autoescaping for HTML only: C++

@@ -30,8 +30,7 @@ def templates_dir() -> Path:
 
 def environment() -> jinja2.Environment:
     """The shared environment (:func:`edgekit.resources.template_environment`)."""
-    env: jinja2.Environment = template_environment()
-    return env
+    return template_environment()
 
 
 def render(template: str, context: dict[str, Any]) -> str:
