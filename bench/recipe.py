@@ -16,20 +16,16 @@ and ``--table`` prints whatever has finished. The seed architecture trains ~8 s/
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WEAK = ("Upstairs", "Downstairs")
+from heldout import accuracy_cells, folder, mean, results, train_and_score  # noqa: E402 (bench/ is on the path)
 
 
 def variants() -> dict[str, tuple[str, Any, tuple[int, int, int]]]:
@@ -52,70 +48,30 @@ def variants() -> dict[str, tuple[str, Any, tuple[int, int, int]]]:
 
 def run_one(name: str, seed: int, data: Path, work: Path) -> dict[str, Any]:
     """Train, quantize and score one (variant, seed); cached in result.json."""
-    from edgekit import artifacts
-    from edgekit.data.prepare import prepare_run
-    from edgekit.quantize import load_quantized, quantize_run
-    from edgekit.runtimes import LiteRTRunner, quantize_input
-    from edgekit.train import TrainConfig, train_run
+    from edgekit.train import TrainConfig
 
-    out = work / name.replace(" ", "").replace("/", "+") / f"s{seed}"
-    result_path = out / "result.json"
-    if result_path.is_file():
-        return json.loads(result_path.read_text())
     recipe, spec, (epochs, min_epochs, patience) = variants()[name]
     config = TrainConfig(
         model="seed", recipe=recipe, recipe_spec=spec, epochs=epochs, min_epochs=min_epochs, patience=patience
     )
-    start = time.time()
-    manifest = train_run(data, out / "run", config, seed=seed, force=True)
-    quantize_run(out / "run")
-    tflite, info, _ = load_quantized(out / "run")
-    prepared = prepare_run(out / "run")
-    q = info.input
-    pred8 = LiteRTRunner(tflite).run(quantize_input(prepared.x_test, q.scale, q.zero_point)).argmax(axis=1)
-    metrics = artifacts.read_json(out / "run" / artifacts.METRICS)
-    history = artifacts.read_json(out / "run" / artifacts.HISTORY)
-    best = manifest["training"]["best_epoch"]
-    result = {
-        "variant": name,
-        "seed": seed,
-        "float_accuracy": metrics["accuracy"],
-        "int8_accuracy": float(np.mean(pred8 == prepared.y_test)),
-        "f1": {c: metrics["per_class"][c]["f1-score"] for c in WEAK},
-        "val_accuracy": history["val_accuracy"][best - 1],
-        "epochs_run": manifest["training"]["epochs_run"],
-        "best_epoch": best,
-        "wall_s": round(time.time() - start, 1),
-    }
-    result["int8_drop_pp"] = 100 * (result["float_accuracy"] - result["int8_accuracy"])
-    artifacts.write_json_atomic(result_path, result)
-    return result
+    return train_and_score(config, data, work / folder(name) / f"s{seed}", seed, variant=name)
 
 
 def table(work: Path) -> str:
     """Markdown: one row per variant, means over the seeds that finished (n shown)."""
     rows = [
-        "| variant | n seeds | float acc. users 29-36 (per seed) | int8 acc. | int8 drop (pp) | F1 Upstairs | "
-        "F1 Downstairs | val acc. | epochs (best) |",
+        "| variant | n seeds | float acc. users 29-36 (per seed) | int8 acc. | F1 Upstairs | F1 Downstairs | "
+        "int8 drop (pp) | val acc. | epochs (best) |",
         "|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for name in variants():
-        found = sorted(work.glob(f"{name.replace(' ', '').replace('/', '+')}/s*/result.json"))
-        res = [json.loads(p.read_text()) for p in found]
-        if not res:
-            continue
-
-        def mean(key: str, res: list[dict[str, Any]] = res) -> float:
-            return float(np.mean([r[key] for r in res]))
-
-        per_seed = "/".join(f"{r['float_accuracy']:.3f}" for r in res)
-        f1 = {c: float(np.mean([r["f1"][c] for r in res])) for c in WEAK}
-        epochs = ", ".join(f"{r['epochs_run']} ({r['best_epoch']})" for r in res)
-        rows.append(
-            f"| {name} | {len(res)} | **{mean('float_accuracy'):.3f}** ({per_seed}) | {mean('int8_accuracy'):.3f} | "
-            f"{mean('int8_drop_pp'):.2f} | {f1['Upstairs']:.3f} | {f1['Downstairs']:.3f} | "
-            f"{mean('val_accuracy'):.3f} | {epochs} |"
-        )
+        res = results(work, name)
+        if res:
+            epochs = ", ".join(f"{r['epochs_run']} ({r['best_epoch']})" for r in res)
+            rows.append(
+                f"| {name} | {accuracy_cells(res)} | {mean(res, 'int8_drop_pp'):.2f} | "
+                f"{mean(res, 'val_accuracy'):.3f} | {epochs} |"
+            )
     return "\n".join(rows)
 
 

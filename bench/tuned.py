@@ -21,16 +21,13 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WEAK = ("Upstairs", "Downstairs")
+from heldout import accuracy_cells, folder, results, train_and_score  # noqa: E402 (bench/ is on the path)
 
 
 def candidates(tune: Path) -> dict[str, tuple[str, str]]:
@@ -49,37 +46,13 @@ def candidates(tune: Path) -> dict[str, tuple[str, str]]:
 
 
 def run_one(label: str, model: str, recipe: str, seed: int, data: Path, work: Path) -> dict[str, Any]:
-    """Train, quantize and score one (model, seed); cached in result.json."""
-    from edgekit import artifacts
-    from edgekit.data.prepare import prepare_run
-    from edgekit.quantize import load_quantized, quantize_run
+    """Train, quantize and score one (model, seed) with the recipe's own epochs; cached in result.json."""
     from edgekit.recipe import RECIPE_EPOCHS
-    from edgekit.runtimes import LiteRTRunner, quantize_input
-    from edgekit.train import TrainConfig, train_run
+    from edgekit.train import TrainConfig
 
-    out = work / label.replace(" ", "").replace("(", "-").replace(")", "") / f"s{seed}"
-    if (out / "result.json").is_file():
-        return json.loads((out / "result.json").read_text())
     epochs, min_epochs, patience = RECIPE_EPOCHS[recipe]
     config = TrainConfig(model=model, recipe=recipe, epochs=epochs, min_epochs=min_epochs, patience=patience)
-    start = time.time()
-    train_run(data, out / "run", config, seed=seed, force=True)
-    quantize_run(out / "run")
-    tflite, info, _ = load_quantized(out / "run")
-    prepared = prepare_run(out / "run")
-    q = info.input
-    pred8 = LiteRTRunner(tflite).run(quantize_input(prepared.x_test, q.scale, q.zero_point)).argmax(axis=1)
-    metrics = artifacts.read_json(out / "run" / artifacts.METRICS)
-    result = {
-        "label": label,
-        "seed": seed,
-        "float_accuracy": metrics["accuracy"],
-        "int8_accuracy": float(np.mean(pred8 == prepared.y_test)),
-        "f1": {c: metrics["per_class"][c]["f1-score"] for c in WEAK},
-        "wall_s": round(time.time() - start, 1),
-    }
-    artifacts.write_json_atomic(out / "result.json", result)
-    return result
+    return train_and_score(config, data, work / folder(label) / f"s{seed}", seed, label=label)
 
 
 def board_cost(model: str, board_name: str, run: Path, work: Path) -> dict[str, Any]:
@@ -110,18 +83,13 @@ def table(tune: Path, work: Path, board: str) -> str:
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, (model, _) in candidates(tune).items():
-        found = sorted(work.glob(f"{label.replace(' ', '').replace('(', '-').replace(')', '')}/s*/result.json"))
-        res = [json.loads(p.read_text()) for p in found]
-        if not res:
-            continue
-        cost = board_cost(model, board, found[0].parent / "run", work)
-        per_seed = "/".join(f"{r['float_accuracy']:.3f}" for r in res)
-        f1 = {c: float(np.mean([r["f1"][c] for r in res])) for c in WEAK}
-        rows.append(
-            f"| {label} | {len(res)} | **{np.mean([r['float_accuracy'] for r in res]):.3f}** ({per_seed}) | "
-            f"{np.mean([r['int8_accuracy'] for r in res]):.3f} | {f1['Upstairs']:.3f} | {f1['Downstairs']:.3f} | "
-            f"{cost['latency_ms']:.1f} | {cost['flash_bytes']:,} | {cost['params']:,} |"
-        )
+        res = results(work, label)
+        if res:
+            cost = board_cost(model, board, work / folder(label) / f"s{res[0]['seed']}" / "run", work)
+            rows.append(
+                f"| {label} | {accuracy_cells(res)} | {cost['latency_ms']:.1f} | {cost['flash_bytes']:,} | "
+                f"{cost['params']:,} |"
+            )
     return "\n".join(rows)
 
 
