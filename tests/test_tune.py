@@ -92,6 +92,35 @@ def test_pareto_front_keeps_only_undominated_kept_trials():
     assert [r.trial_id for r in pareto_front(records)] == ["t2", "t5"]
 
 
+def test_the_report_says_whether_each_latency_was_measured_or_estimated():
+    """The page and its table called measured latencies an estimate; now each row says which it is."""
+    from dataclasses import replace
+
+    from edgekit.tune.report import render
+
+    facts = {
+        "board": "nano33",
+        "trained": 2,
+        "kept": 2,
+        "pruned": 0,
+        "rejected": 0,
+        "budget": "50 ms",
+        "val_users": "8, 14",
+        "complete": True,
+        "trials": 2,
+        "best_path": "runs/tune/best.toml",
+        "best_recipe": "seed",
+    }
+    measured = [
+        replace(_rec(1, 0.85, 38.7, 100), latency_source="measured"),
+        replace(_rec(2, 0.80, 20, 90), latency_source="measured"),
+    ]
+    page = render(measured, facts)
+    assert "Latency is measured" in page and "(est.)" not in page and "estimate" not in page
+    mixed = render([measured[0], _rec(2, 0.80, 20, 90)], facts)
+    assert "else the cost-model estimate" in mixed and mixed.count("(est.)") == 2  # the row, in both tables
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
